@@ -1,0 +1,221 @@
+"""Settings for the mailing service: what differs between machines comes from the environment.
+
+Every variable is documented in `.env.example`. With DEBUG off the service refuses to start without
+a real SECRET_KEY and ALLOWED_HOSTS.
+"""
+
+from pathlib import Path
+
+import environ
+from django.utils.translation import gettext_lazy as _
+
+from mailing_service.settings_errors import SettingsError
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _env(reader, name: str, **kwargs):
+    """Read one variable, turning a parse failure into a SettingsError that names the variable."""
+    try:
+        return reader(name, **kwargs)
+    except (ValueError, TypeError) as error:
+        raise SettingsError(f"{name} is not valid: {error}") from None
+
+
+DEBUG = _env(env.bool, "DEBUG", default=False)
+
+_INSECURE_DEV_KEY = "django-insecure-development-only-never-use-in-production"
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise SettingsError("SECRET_KEY must be set when DEBUG is off (see .env.example).")
+    SECRET_KEY = _INSECURE_DEV_KEY
+elif not DEBUG and (SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 32):
+    raise SettingsError("SECRET_KEY is too weak for DEBUG off: use 50 random characters.")
+
+ALLOWED_HOSTS = _env(env.list, "ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise SettingsError("ALLOWED_HOSTS must be set when DEBUG is off (comma-separated host names).")
+CSRF_TRUSTED_ORIGINS = _env(env.list, "CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tables2",
+    "django_filters",
+    "widget_tweaks",
+    "django_crontab",
+    "core",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "mailing_service.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "mailing_service.wsgi.application"
+ASGI_APPLICATION = "mailing_service.asgi.application"
+
+# Database: one URL. SQLite by default so the service runs with nothing installed.
+_DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
+_database_url = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+_scheme = _database_url.split("://", 1)[0] if "://" in _database_url else ""
+if _scheme not in _DATABASE_SCHEMES:
+    raise SettingsError(
+        f"DATABASE_URL is not valid: expected sqlite:///path or postgres://user:pass@host/name, "
+        f"got scheme {_scheme or 'none'!r}."
+    )
+try:
+    _database = environ.Env.db_url_config(_database_url)
+except (ValueError, KeyError) as error:
+    raise SettingsError(f"DATABASE_URL is not valid: {error}") from None
+if _database["ENGINE"].endswith("sqlite3"):
+    # WAL lets readers run beside the sender; IMMEDIATE takes the write lock when a transaction
+    # starts, so two senders claiming the same work serialise instead of failing on upgrade.
+    _database.setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+elif not _database.get("NAME"):
+    raise SettingsError("DATABASE_URL is not valid: it names no database.")
+else:
+    _database["CONN_MAX_AGE"] = _env(env.int, "CONN_MAX_AGE", default=0)
+DATABASES = {"default": _database}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "core.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Russian first, English second; LocaleMiddleware follows the browser's Accept-Language.
+LANGUAGE_CODE = "ru"
+LANGUAGES = [("ru", _("Russian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Moscow")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Front-end packages come from npm at setup time (`npm ci`); nothing third-party is committed.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/bootstrap", NODE_MODULES / "bootstrap" / "dist"),
+    ("vendor/tom-select", NODE_MODULES / "tom-select" / "dist"),
+    ("vendor/chart.js", NODE_MODULES / "chart.js" / "dist"),
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# Mail: the EMAIL_* variables map onto Django 6.1's MAILERS. The defaults point at the local
+# SMTP sink that `make run` starts, so sending works with no mail server configured.
+_email_timeout = _env(env.float, "EMAIL_TIMEOUT", default=10.0)
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env.str("EMAIL_HOST", default="127.0.0.1"),
+            "port": _env(env.int, "EMAIL_PORT", default=1025),
+            "username": env.str("EMAIL_HOST_USER", default=""),
+            "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+            "use_tls": _env(env.bool, "EMAIL_USE_TLS", default=False),
+            "use_ssl": _env(env.bool, "EMAIL_USE_SSL", default=False),
+            "timeout": _email_timeout,
+        },
+    },
+}
+if MAILERS["default"]["OPTIONS"]["use_tls"] and MAILERS["default"]["OPTIONS"]["use_ssl"]:
+    raise SettingsError("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set at most one.")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mailing service <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# SMTP connections one mailing run may use at once.
+EMAIL_CONCURRENCY = _env(env.int, "EMAIL_CONCURRENCY", default=4)
+
+# Security: secure defaults; what needs HTTPS in front is switched on from the environment.
+SECURE_SSL_REDIRECT = _env(env.bool, "SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = _env(env.int, "SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https")
+    if _env(env.bool, "BEHIND_HTTPS_PROXY", default=False)
+    else None
+)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+MESSAGE_TAGS = {50: "danger", 40: "danger"}
+
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
+WIDGET_ERROR_CLASS = "is-invalid"
+
+LOG_DIR = VAR_DIR / "log"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "core": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    },
+}
