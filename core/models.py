@@ -1,0 +1,291 @@
+"""The domain: users, their clients and messages, mailings, and the attempts to send them."""
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower, Trim
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def normalize_email_address(value: str | None) -> str | None:
+    """The form in which an email is stored and compared: trimmed and lower-cased."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class NormalizedEmailField(models.EmailField):
+    """An email field that stores, and looks up, the trimmed lower-case form of the address."""
+
+    def to_python(self, value):
+        return normalize_email_address(super().to_python(value))
+
+    def get_prep_value(self, value):
+        return normalize_email_address(super().get_prep_value(value))
+
+    def pre_save(self, model_instance, add):
+        value = normalize_email_address(getattr(model_instance, self.attname))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class UserManager(DjangoUserManager):
+    """Users sign in with their email; there is no username."""
+
+    use_in_migrations = True
+
+    def _create_user_object(self, username, email, password, **extra_fields):
+        # Django's manager passes the username field's value as `username`; ours is the email.
+        email = normalize_email_address(email or username)
+        user = self.model(email=email, **extra_fields)
+        user.password = ""
+        user.set_password(password)
+        return user
+
+    def _create_user(self, username, email, password, **extra_fields):
+        user = self._create_user_object(username, email, password, **extra_fields)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(None, email, password, **extra_fields)
+
+    def create_superuser(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(None, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person who signs in and manages their own clients, messages and mailings."""
+
+    username = None
+    first_name = None
+    last_name = None
+    email = NormalizedEmailField(_("email address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=255, blank=True)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name or self.email
+
+
+class OwnedModel(models.Model):
+    """Something that belongs to exactly one user; nobody else ever sees it."""
+
+    owner = models.ForeignKey(
+        User, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Client(OwnedModel):
+    """A recipient of mailings. Not a user: a client never signs in."""
+
+    email = NormalizedEmailField(_("email"), max_length=254)
+    full_name = models.CharField(_("full name"), max_length=255)
+    comment = models.TextField(_("comment"), blank=True)
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        ordering = ["email"]
+        constraints = [
+            # The stored form is the normalised one, so the plain unique pair below is
+            # case- and space-insensitive even for rows written around the ORM.
+            models.CheckConstraint(
+                condition=Q(email=Lower(Trim("email"))), name="client_email_normalised"
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "email"],
+                name="client_email_unique_per_owner",
+                violation_error_message=_("This email is already in your clients."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+
+class Message(OwnedModel):
+    """The letter a mailing sends: a subject and a plain-text body."""
+
+    subject = models.CharField(_("subject"), max_length=255)
+    body = models.TextField(_("body"))
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "subject"], name="message_owner_subject")]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class Periodicity(models.TextChoices):
+    DAILY = "daily", _("Once a day")
+    WEEKLY = "weekly", _("Once a week")
+    MONTHLY = "monthly", _("Once a month")
+
+
+class Mailing(OwnedModel):
+    """One message sent to a set of clients at a periodicity between a first send and an end."""
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("Created")
+        RUNNING = "running", _("Running")
+        FINISHED = "finished", _("Finished")
+
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.PROTECT, related_name="mailings"
+    )
+    clients = models.ManyToManyField(
+        Client, verbose_name=_("clients"), related_name="mailings", blank=True
+    )
+    start_at = models.DateTimeField(_("first send"))
+    end_at = models.DateTimeField(_("end"))
+    periodicity = models.CharField(
+        _("periodicity"), max_length=16, choices=Periodicity.choices, default=Periodicity.DAILY
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.CREATED
+    )
+    # When the scheduler should run it next; null once no run remains.
+    next_run_at = models.DateTimeField(_("next run"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("mailing")
+        verbose_name_plural = _("mailings")
+        ordering = ["-start_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_at__gt=F("start_at")),
+                name="mailing_end_after_start",
+                violation_error_message=_("The end must be after the first send."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["next_run_at"], name="mailing_next_run"),
+            models.Index(fields=["owner", "status"], name="mailing_owner_status"),
+            models.Index(fields=["owner", "start_at"], name="mailing_owner_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message.subject} ({self.get_periodicity_display()})"
+
+
+class Attempt(models.Model):
+    """One run of a mailing: when it ran, whether it succeeded, and what the mail server said."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("In progress")
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+
+    mailing = models.ForeignKey(
+        Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="attempts"
+    )
+    attempted_at = models.DateTimeField(_("attempted at"), default=timezone.now)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.RUNNING
+    )
+    server_response = models.TextField(_("server response"), blank=True)
+    # The scheduled slot this run serves; null for a run asked for by hand ("send now").
+    slot_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # A running attempt whose lease has expired lost its sender (killed, host gone) and is
+    # finished by the next sender that sees it.
+    lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
+    accepted_count = models.PositiveIntegerField(_("accepted"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    pending_count = models.PositiveIntegerField(_("pending"), default=0)
+
+    class Meta:
+        verbose_name = _("attempt")
+        verbose_name_plural = _("attempts")
+        ordering = ["-attempted_at"]
+        constraints = [
+            # Never two runs for one slot, whichever sender got there first.
+            models.UniqueConstraint(fields=["mailing", "slot_at"], name="attempt_one_per_slot"),
+        ]
+        indexes = [
+            models.Index(fields=["mailing", "-attempted_at"], name="attempt_mailing_time"),
+            models.Index(fields=["status", "-attempted_at"], name="attempt_status_time"),
+            models.Index(fields=["status", "lease_expires_at"], name="attempt_status_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailing_id} @ {self.attempted_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class Delivery(models.Model):
+    """The ledger line of one recipient in one run: accepted, failed (and why) or still pending."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        FAILED = "failed", _("Failed")
+
+    attempt = models.ForeignKey(
+        Attempt, verbose_name=_("attempt"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # Denormalised from the attempt so reports over a mailing or a user need no joins.
+    mailing = models.ForeignKey(
+        Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    owner = models.ForeignKey(
+        User, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="+"
+    )
+    client = models.ForeignKey(
+        Client,
+        verbose_name=_("client"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+    )
+    # The address as it was when the run started, so the ledger survives edits and deletions.
+    email = models.EmailField(_("email"), max_length=254)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    reply = models.TextField(_("server reply"), blank=True)
+    tries = models.PositiveSmallIntegerField(_("tries"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "email"], name="delivery_once_per_attempt"),
+        ]
+        indexes = [
+            models.Index(fields=["attempt", "status"], name="delivery_attempt_status"),
+            models.Index(fields=["owner", "sent_at"], name="delivery_owner_sent"),
+            models.Index(fields=["mailing", "status"], name="delivery_mailing_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.status}"
