@@ -1,0 +1,91 @@
+"""Every page needs a signed-in user, and another user's object is a 404, never a 403."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from core.models import Client, Mailing, Message, User
+
+# Names of app URLs that take a pk, by the model they show; a new URL must be listed here.
+PK_URL_MODELS = {"client": Client, "message": Message, "mailing": Mailing}
+PUBLIC_URL_NAMES = {
+    "login",
+    "signup",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "set_language",
+    "logout",
+}
+
+
+def app_url_patterns() -> list[URLPattern]:
+    """The named URL patterns of the app itself (admin and Django's auth views aside)."""
+    found = []
+
+    def walk(patterns, namespace_is_admin=False):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, namespace_is_admin or pattern.app_name == "admin")
+            elif pattern.name and not namespace_is_admin and pattern.name not in PUBLIC_URL_NAMES:
+                found.append(pattern)
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+def owned_objects(owner: User) -> dict[type, object]:
+    client = Client.objects.create(owner=owner, email=f"c-{owner.pk}@example.com", full_name="C")
+    message = Message.objects.create(owner=owner, subject="Hello", body="Body")
+    now = timezone.now()
+    mailing = Mailing.objects.create(
+        owner=owner,
+        message=message,
+        start_at=now + timezone.timedelta(days=1),
+        end_at=now + timezone.timedelta(days=30),
+    )
+    mailing.clients.add(client)
+    return {Client: client, Message: message, Mailing: mailing}
+
+
+def url_for(pattern: URLPattern, objects: dict[type, object]) -> str:
+    keys = set(pattern.pattern.converters)
+    if not keys:
+        return reverse(pattern.name)
+    assert keys == {"pk"}, f"{pattern.name}: only <pk> URLs are known to this test"
+    model = PK_URL_MODELS[pattern.name.split("-")[0]]
+    return reverse(pattern.name, kwargs={"pk": objects[model].pk})
+
+
+@pytest.mark.django_db
+def test_every_app_url_redirects_an_anonymous_visitor_to_sign_in(client, user):
+    objects = owned_objects(user)
+    patterns = app_url_patterns()
+    assert patterns, "the app has URLs"
+
+    for pattern in patterns:
+        url = url_for(pattern, objects)
+        for method in (client.get, client.post):
+            response = method(url)
+            assert response.status_code == 302, f"{method.__name__} {url}"
+            assert response.url.startswith(reverse("login")), url
+
+
+@pytest.mark.django_db
+def test_another_users_objects_are_not_found(user_client, other_user):
+    theirs = owned_objects(other_user)
+    pk_patterns = [p for p in app_url_patterns() if p.pattern.converters]
+
+    for pattern in pk_patterns:
+        url = url_for(pattern, theirs)
+        assert user_client.get(url).status_code == 404, url
+        assert user_client.post(url).status_code in (404, 405), url
+
+
+@pytest.mark.django_db
+def test_the_admin_asks_a_visitor_to_sign_in(client):
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response.url
