@@ -53,7 +53,11 @@ class DateRangeWidget(django_filters.widgets.DateRangeWidget):
         widgets = [
             forms.DateInput(
                 format="%Y-%m-%d",
-                attrs={"type": "date", "class": "form-control form-control-sm", "aria-label": label},
+                attrs={
+                    "type": "date",
+                    "class": "form-control form-control-sm",
+                    "aria-label": label,
+                },
             )
             for label in (_("From"), _("To"))
         ]

@@ -1,8 +1,8 @@
 """The lists: one `<Model>Table` per entity; sortable columns, pagination, linked rows."""
 
 import django_tables2 as tables
-from django_tables2 import A
 from django.utils.translation import gettext_lazy as _
+from django_tables2 import A
 
 from core.models import Client, Mailing, Message
 
@@ -36,9 +36,7 @@ class ClientTable(tables.Table):
 class MessageTable(tables.Table):
     """The user's messages; the subject links to the message's page."""
 
-    subject = tables.Column(
-        verbose_name=_("Subject"), linkify=("message-detail", {"pk": A("pk")})
-    )
+    subject = tables.Column(verbose_name=_("Subject"), linkify=("message-detail", {"pk": A("pk")}))
     body = tables.Column(verbose_name=_("Body"), orderable=False)
     created_at = tables.DateTimeColumn(verbose_name=_("Created"), short=True)
     actions = tables.TemplateColumn(
@@ -75,7 +73,9 @@ class MailingTable(tables.Table):
     start_at = tables.DateTimeColumn(verbose_name=_("First send"), short=True)
     next_run_at = tables.DateTimeColumn(verbose_name=_("Next run"), short=True)
     end_at = tables.DateTimeColumn(verbose_name=_("End"), short=True)
-    recipient_count = tables.Column(verbose_name=_("Recipients"), attrs={"td": {"class": "text-end"}})
+    recipient_count = tables.Column(
+        verbose_name=_("Recipients"), attrs={"td": {"class": "text-end"}}
+    )
     actions = tables.TemplateColumn(
         template_name=ROW_ACTIONS,
         extra_context={"noun": "mailing"},
