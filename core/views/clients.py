@@ -58,8 +58,12 @@ def _client_form(request: HttpRequest, *, client: Client | None) -> HttpResponse
         text = _("Client %(email)s saved.") % {"email": saved.email}
         detail_url = reverse("client-detail", kwargs={"pk": saved.pk})
         return modal_done(request, event="clientListChanged", text=text, redirect_to=detail_url)
+    validate_email_url = reverse("client-validate-email")
+    if client is not None:
+        validate_email_url += f"?pk={client.pk}"
     template = partial_for(request, "core/client/form.html", "client-form")
-    return TemplateResponse(request, template, {"form": form, "object": client})
+    context = {"form": form, "object": client, "validate_email_url": validate_email_url}
+    return TemplateResponse(request, template, context)
 
 
 def _save(form: ClientForm) -> Client | None:
