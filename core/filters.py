@@ -9,6 +9,14 @@ from core import selectors
 from core.models import Client, Mailing, Message, Periodicity
 
 
+class FilterForm(forms.Form):
+    """A filter bar's form; its ids never clash with those of a form opened in the modal."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "filter_%s")
+        super().__init__(*args, **kwargs)
+
+
 class ClientFilter(django_filters.FilterSet):
     """Clients by free text over email and full name."""
 
@@ -21,6 +29,7 @@ class ClientFilter(django_filters.FilterSet):
     class Meta:
         model = Client
         fields = ["q"]
+        form = FilterForm
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
@@ -40,6 +49,7 @@ class MessageFilter(django_filters.FilterSet):
     class Meta:
         model = Message
         fields = ["q"]
+        form = FilterForm
 
 
 def _user_messages(request) -> QuerySet[Message]:
@@ -83,3 +93,4 @@ class MailingFilter(django_filters.FilterSet):
     class Meta:
         model = Mailing
         fields = ["status", "periodicity", "message", "start_at"]
+        form = FilterForm

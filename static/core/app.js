@@ -22,6 +22,17 @@
     }
   });
 
+  // Once shown (Bootstrap focuses the dialog itself), put the cursor in the first field, unless
+  // the user already clicked into one.
+  modalElement.addEventListener("shown.bs.modal", () => {
+    const active = document.activeElement;
+    if (modalContent.contains(active) && active.matches("input, select, textarea")) return;
+    const first = modalContent.querySelector(
+      "input:not([type=hidden]):not([tabindex='-1']), select:not([tabindex='-1']), textarea"
+    );
+    if (first) first.focus();
+  });
+
   // The server may also close it explicitly: HX-Trigger: {"closeModal": true}.
   document.body.addEventListener("closeModal", () => modal.hide());
 
@@ -83,8 +94,6 @@
         plugins: ["remove_button"],
         maxOptions: 50,
         loadThrottle: 250,
-        // The server already matched email and name: show every option it returned.
-        score: () => () => 1,
         load(query, callback) {
           const url = new URL(searchUrl, window.location.href);
           url.searchParams.set("q", query);
