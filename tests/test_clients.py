@@ -395,3 +395,39 @@ def test_client_search_returns_at_most_twenty(user_client, user):
     results = user_client.get(reverse("client-search"), {"q": "client"}).json()["results"]
 
     assert len(results) == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_submits_of_one_email_save_one_client_and_show_one_error(user):
+    """Real threads, real connections: whichever order the database sees, never a 500."""
+    import threading
+
+    from django.db import connections
+    from django.test import Client as HttpClient
+
+    barrier = threading.Barrier(2)
+    responses = []
+
+    def submit(name: str) -> None:
+        http = HttpClient(headers={"HX-Request": "true"}, raise_request_exception=True)
+        http.force_login(user)
+        barrier.wait()
+        try:
+            responses.append(
+                http.post(
+                    reverse("client-create"), {"email": "Same@Example.com", "full_name": name}
+                )
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit, args=(name,)) for name in ("One", "Two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(r.status_code for r in responses) == [200, 204]
+    refused = next(r for r in responses if r.status_code == 200)
+    assert "This email is already in your clients." in refused.text
+    assert Client.objects.filter(owner=user).count() == 1
