@@ -77,27 +77,42 @@ def test_create_with_a_client_found_by_search_then_edit_and_delete(signed_in_pag
     expect(page.get_by_text("No mailings yet.")).to_be_visible()
 
 
-def test_filter_by_status_and_sort_swap_only_the_table(signed_in_page, user):
+def test_filter_sort_page_and_an_edit_in_the_modal_keeps_them(signed_in_page, user):
     message = Message.objects.create(owner=user, subject="News", body="b")
+    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
     now = timezone.now()
-    for i, status in enumerate(["created", "running", "running", "finished"]):
-        Mailing.objects.create(
+    for i in range(34):
+        mailing = Mailing.objects.create(
             owner=user,
             message=message,
-            status=status,
+            status="running" if i < 30 else "created",
             start_at=now + timedelta(days=i + 1),
-            end_at=now + timedelta(days=40),
+            end_at=now + timedelta(days=60),
         )
+        mailing.clients.add(client)
     page = signed_in_page
+    modal = page.locator("#modal")
     page.goto("/mailings/")
-    expect(rows(page)).to_have_count(4)
+    expect(rows(page)).to_have_count(25)
 
     page.get_by_label("Status").select_option(label="Running")
     expect(page).to_have_url(re.compile(r"status=running"))
-    expect(rows(page)).to_have_count(2)
-    page.get_by_role("link", name="Recipients").click()
-    expect(page).to_have_url(re.compile(r"sort=recipient_count"))
-    expect(page).to_have_url(re.compile(r"status=running"))
-    expect(rows(page)).to_have_count(2)
+    page.get_by_role("link", name="First send").click()
+    expect(page).to_have_url(re.compile(r"sort=start_at"))  # was newest first, now oldest
+    page.get_by_role("link", name="next", exact=True).click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+    expect(rows(page)).to_have_count(5)
+    assert "status=running" in page.url and "sort=start_at" in page.url
+
+    rows(page).first.get_by_role("link", name="Edit").click()
+    expect(modal.get_by_label("Message")).to_be_focused()
+    modal.get_by_label("Periodicity").select_option(label="Once a month")
+    modal.get_by_role("button", name="Save").click()
+    expect(modal).to_be_hidden()
+    expect(rows(page).first).to_contain_text("Once a month")
+    expect(rows(page)).to_have_count(5)
+    expect(page.locator(".pagination .active")).to_have_text("2")
+    expect(page.get_by_label("Status")).to_have_value("running")
+
     page.get_by_role("link", name="Reset").click()
-    expect(rows(page)).to_have_count(4)
+    expect(rows(page)).to_have_count(25)
