@@ -311,3 +311,21 @@ def test_delete_with_and_without_htmx(user_client, htmx_client, user, message, c
     assert htmx.status_code == 204 and "mailingListChanged" in htmx["HX-Trigger"]
     assert not Mailing.objects.exists()
     assert Client.objects.filter(owner=user).count() == 3
+
+
+def test_dates_typed_in_the_browsers_pickers_work_in_russian(user_client, user, message, clients):
+    """The pickers send ISO dates whatever the language; the Russian formats differ."""
+    headers = {"Accept-Language": "ru"}
+    user_client.post(reverse("mailing-create"), form_data(message, clients), headers=headers)
+    mailing = Mailing.objects.get(owner=user)
+
+    form = user_client.get(reverse("mailing-update", kwargs={"pk": mailing.pk}), headers=headers)
+    listed = user_client.get(
+        reverse("mailing-list"),
+        {"start_at_after": timezone.localdate().isoformat()},
+        headers=headers,
+    )
+
+    assert f'value="{local(mailing.start_at)}"' in form.text
+    assert f'data-pk="{mailing.pk}"' in listed.text
+    assert 'lang="ru"' in listed.text
