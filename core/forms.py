@@ -1,10 +1,13 @@
 """Forms: what a user may type, and the errors they see next to each field."""
 
+from datetime import datetime
+
 from django import forms
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from core.models import User
+from core import selectors
+from core.models import Client, Mailing, Message, User, normalize_email_address
 
 
 class SignupForm(BaseUserCreationForm):
@@ -20,3 +23,129 @@ class SignupForm(BaseUserCreationForm):
         if User.objects.filter(email=email).exists():
             raise forms.ValidationError(_("An account with this email already exists."))
         return email
+
+
+DUPLICATE_EMAIL_MESSAGE = _("This email is already in your clients.")
+
+
+class ClientForm(forms.ModelForm):
+    """A client of the signed-in user; the email is unique among that user's clients."""
+
+    class Meta:
+        model = Client
+        fields = ["email", "full_name", "comment"]
+        labels = {"email": _("Email"), "full_name": _("Full name"), "comment": _("Comment")}
+        widgets = {"comment": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, owner: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        self.instance.owner = owner
+
+    def clean_email(self) -> str:
+        email = normalize_email_address(self.cleaned_data["email"])
+        # Editing a client never finds its own row: exclude it.
+        others = selectors.client_list(user=self.owner).exclude(pk=self.instance.pk)
+        if others.filter(email=email).exists():
+            raise forms.ValidationError(DUPLICATE_EMAIL_MESSAGE, code="duplicate")
+        return email
+
+    def add_duplicate_email_error(self) -> None:
+        """Report a duplicate the database caught after validation passed (a concurrent insert)."""
+        self.add_error("email", forms.ValidationError(DUPLICATE_EMAIL_MESSAGE, code="duplicate"))
+
+
+class MessageForm(forms.ModelForm):
+    """A letter: its subject and plain-text body."""
+
+    class Meta:
+        model = Message
+        fields = ["subject", "body"]
+        labels = {"subject": _("Subject"), "body": _("Body")}
+        widgets = {"body": forms.Textarea(attrs={"rows": 8})}
+
+    def __init__(self, *args, owner: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.owner = owner
+
+
+class ClientPicker(forms.SelectMultiple):
+    """A multiple select that renders only the chosen clients and the first few others.
+
+    A user may have ten thousand clients: the page never lists them all. Tom Select (static
+    `core/app.js`) searches the rest through `client-search`; without JavaScript the first
+    `PRELOADED` clients by email can be chosen.
+    """
+
+    PRELOADED = 50
+
+    def __init__(self, attrs=None, *, search_url: str = "") -> None:
+        super().__init__(attrs)
+        self.search_url = search_url
+
+    def optgroups(self, name, value, attrs=None):
+        queryset = self.choices.queryset
+        chosen_pks = [int(pk) for pk in value if str(pk).isdigit()]
+        chosen = list(queryset.filter(pk__in=chosen_pks)) if chosen_pks else []
+        first = list(queryset.exclude(pk__in=chosen_pks).order_by("email")[: self.PRELOADED])
+        groups = []
+        for index, client in enumerate([*chosen, *first]):
+            option = self.create_option(
+                name, client.pk, str(client), client in chosen, index, attrs=None
+            )
+            groups.append((None, [option], index))
+        return groups
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"]["data-search-url"] = self.search_url
+        return context
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    """The browser's own date-and-time picker."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+class MailingForm(forms.ModelForm):
+    """One of the user's messages, any of the user's clients, a window and a periodicity.
+
+    The status is not a field: the sending engine moves it.
+    """
+
+    class Meta:
+        model = Mailing
+        fields = ["message", "clients", "start_at", "end_at", "periodicity"]
+        labels = {
+            "message": _("Message"),
+            "clients": _("Clients"),
+            "start_at": _("First send"),
+            "end_at": _("End"),
+            "periodicity": _("Periodicity"),
+        }
+        help_texts = {"clients": _("Type to search your clients by email or name.")}
+        widgets = {"start_at": DateTimeLocalInput(), "end_at": DateTimeLocalInput()}
+
+    def __init__(self, *args, owner: User, search_url: str = "", now: datetime, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.owner = owner
+        self.now = now
+        # Only the user's own rows are valid choices: another user's id fails like a typo.
+        self.fields["message"].queryset = selectors.message_list(user=owner)
+        self.fields["clients"].queryset = selectors.client_list(user=owner)
+        self.fields["clients"].widget = ClientPicker(search_url=search_url)
+        self.fields["clients"].widget.choices = self.fields["clients"].choices
+        self.fields["clients"].required = True
+
+    def clean(self) -> dict:
+        cleaned_data = super().clean()
+        start_at, end_at = cleaned_data.get("start_at"), cleaned_data.get("end_at")
+        if start_at and end_at and end_at <= start_at:
+            self.add_error("end_at", _("The end must be after the first send."))
+        elif end_at and end_at <= self.now:
+            self.add_error("end_at", _("The end has already passed."))
+        return cleaned_data

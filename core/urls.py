@@ -2,8 +2,26 @@
 
 from django.urls import path
 
-from core.views import dashboard
+from core.views import clients, dashboard, mailings, messages, validation
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
+    path("clients/", clients.client_list, name="client-list"),
+    path("clients/new/", clients.client_create, name="client-create"),
+    path("clients/search/", clients.client_search, name="client-search"),
+    path("clients/validate-email/", validation.client_email, name="client-validate-email"),
+    path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
+    path("clients/<int:pk>/edit/", clients.client_update, name="client-update"),
+    path("clients/<int:pk>/delete/", clients.client_delete, name="client-delete"),
+    path("messages/", messages.message_list, name="message-list"),
+    path("messages/new/", messages.message_create, name="message-create"),
+    path("messages/<int:pk>/", messages.message_detail, name="message-detail"),
+    path("messages/<int:pk>/edit/", messages.message_update, name="message-update"),
+    path("messages/<int:pk>/delete/", messages.message_delete, name="message-delete"),
+    path("mailings/", mailings.mailing_list, name="mailing-list"),
+    path("mailings/new/", mailings.mailing_create, name="mailing-create"),
+    path("mailings/<int:pk>/", mailings.mailing_detail, name="mailing-detail"),
+    path("mailings/<int:pk>/edit/", mailings.mailing_update, name="mailing-update"),
+    path("mailings/<int:pk>/delete/", mailings.mailing_delete, name="mailing-delete"),
+    path("mailings/<int:pk>/attempts/", mailings.mailing_attempts, name="mailing-attempts"),
 ]

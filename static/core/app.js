@@ -22,6 +22,17 @@
     }
   });
 
+  // Once shown (Bootstrap focuses the dialog itself), put the cursor in the first field, unless
+  // the user already clicked into one.
+  modalElement.addEventListener("shown.bs.modal", () => {
+    const active = document.activeElement;
+    if (modalContent.contains(active) && active.matches("input, select, textarea")) return;
+    const first = modalContent.querySelector(
+      "input:not([type=hidden]):not([tabindex='-1']), select:not([tabindex='-1']), textarea"
+    );
+    if (first) first.focus();
+  });
+
   // The server may also close it explicitly: HX-Trigger: {"closeModal": true}.
   document.body.addEventListener("closeModal", () => modal.hide());
 
@@ -54,4 +65,47 @@
   });
 
   window.mailingService = { showToast: showToast };
+})();
+
+// Live validation swaps only a field's error element (`data-errors-for` names its input); the
+// input itself is never replaced, so its invalid style follows here.
+(function () {
+  "use strict";
+
+  document.addEventListener("htmx:load", (event) => {
+    const errors = event.detail.elt;
+    if (!errors.dataset || !errors.dataset.errorsFor) return;
+    const input = document.getElementById(errors.dataset.errorsFor);
+    if (input) input.classList.toggle("is-invalid", errors.textContent.trim() !== "");
+  });
+})();
+
+// The mailing form's client picker: Tom Select over a <select multiple data-search-url>, which
+// renders only the chosen clients and a few others; the rest are searched on the server.
+(function () {
+  "use strict";
+
+  function enhanceClientPickers(root) {
+    if (typeof TomSelect === "undefined") return;
+    root.querySelectorAll("select[data-search-url]").forEach((select) => {
+      if (select.tomselect) return;
+      const searchUrl = select.dataset.searchUrl;
+      new TomSelect(select, {
+        plugins: ["remove_button"],
+        maxOptions: 50,
+        loadThrottle: 250,
+        load(query, callback) {
+          const url = new URL(searchUrl, window.location.href);
+          url.searchParams.set("q", query);
+          fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+            .then((response) => response.json())
+            .then((data) => callback(data.results))
+            .catch(() => callback());
+        },
+      });
+    });
+  }
+
+  // htmx:load fires for the page and for every swapped-in fragment (the modal form).
+  document.addEventListener("htmx:load", (event) => enhanceClientPickers(event.detail.elt));
 })();

@@ -1,0 +1,96 @@
+"""Filter bars above the lists: one `<Model>Filter` per entity, over the user's own rows."""
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from core import selectors
+from core.models import Client, Mailing, Message, Periodicity
+
+
+class FilterForm(forms.Form):
+    """A filter bar's form; its ids never clash with those of a form opened in the modal."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "filter_%s")
+        super().__init__(*args, **kwargs)
+
+
+class ClientFilter(django_filters.FilterSet):
+    """Clients by free text over email and full name."""
+
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_text",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Email or name")}),
+    )
+
+    class Meta:
+        model = Client
+        fields = ["q"]
+        form = FilterForm
+
+    def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        return queryset.filter(Q(email__icontains=value) | Q(full_name__icontains=value))
+
+
+class MessageFilter(django_filters.FilterSet):
+    """Messages by text in their subject."""
+
+    q = django_filters.CharFilter(
+        label=_("Subject"),
+        field_name="subject",
+        lookup_expr="icontains",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Subject contains")}),
+    )
+
+    class Meta:
+        model = Message
+        fields = ["q"]
+        form = FilterForm
+
+
+def _user_messages(request) -> QuerySet[Message]:
+    return selectors.message_list(user=request.user) if request else Message.objects.none()
+
+
+class DateRangeWidget(django_filters.widgets.DateRangeWidget):
+    """Two browser date pickers: `<name>_after` and `<name>_before`."""
+
+    def __init__(self) -> None:
+        widgets = [
+            forms.DateInput(
+                format="%Y-%m-%d",
+                attrs={
+                    "type": "date",
+                    "class": "form-control form-control-sm",
+                    "aria-label": label,
+                },
+            )
+            for label in (_("From"), _("To"))
+        ]
+        django_filters.widgets.SuffixedMultiWidget.__init__(self, widgets)
+
+
+class MailingFilter(django_filters.FilterSet):
+    """Mailings by status, periodicity, message and a date range on the first send."""
+
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=Mailing.Status.choices, empty_label=_("Any status")
+    )
+    periodicity = django_filters.ChoiceFilter(
+        label=_("Periodicity"), choices=Periodicity.choices, empty_label=_("Any periodicity")
+    )
+    message = django_filters.ModelChoiceFilter(
+        label=_("Message"), queryset=_user_messages, empty_label=_("Any message")
+    )
+    start_at = django_filters.DateFromToRangeFilter(
+        label=_("First send between"), widget=DateRangeWidget()
+    )
+
+    class Meta:
+        model = Mailing
+        fields = ["status", "periodicity", "message", "start_at"]
+        form = FilterForm

@@ -1,0 +1,112 @@
+"""Clients: list, detail, and the create/edit/delete forms shown in the modal."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+from django_tables2 import RequestConfig
+
+from core import selectors
+from core.filters import ClientFilter
+from core.forms import ClientForm
+from core.models import Client
+from core.tables import ClientTable
+from core.views.modal import is_on_page, modal_done, partial_for
+
+PER_PAGE = 25
+
+
+@require_GET
+def client_list(request: HttpRequest) -> HttpResponse:
+    """The user's clients, filtered, sorted and paged; htmx gets only the table section."""
+    filterset = ClientFilter(request.GET, queryset=selectors.client_list(user=request.user))
+    table = ClientTable(filterset.qs)
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    template = partial_for(request, "core/client/list.html", "client-table")
+    return TemplateResponse(request, template, {"filter": filterset, "table": table})
+
+
+@require_GET
+def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One client and the mailings that send to it."""
+    client = get_object_or_404(selectors.client_list(user=request.user), pk=pk)
+    mailings = client.mailings.select_related("message")
+    template = partial_for(request, "core/client/detail.html", "client-details")
+    return TemplateResponse(request, template, {"object": client, "mailings": mailings})
+
+
+@require_http_methods(["GET", "POST"])
+def client_create(request: HttpRequest) -> HttpResponse:
+    """A new client; a duplicate email is an error next to the field."""
+    return _client_form(request, client=None)
+
+
+@require_http_methods(["GET", "POST"])
+def client_update(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a client; its own email is never reported as a duplicate."""
+    client = get_object_or_404(selectors.client_list(user=request.user), pk=pk)
+    return _client_form(request, client=client)
+
+
+def _client_form(request: HttpRequest, *, client: Client | None) -> HttpResponse:
+    form = ClientForm(request.POST or None, instance=client, owner=request.user)
+    if request.method == "POST" and form.is_valid() and (saved := _save(form)):
+        text = _("Client %(email)s saved.") % {"email": saved.email}
+        detail_url = reverse("client-detail", kwargs={"pk": saved.pk})
+        return modal_done(request, event="clientListChanged", text=text, redirect_to=detail_url)
+    validate_email_url = reverse("client-validate-email")
+    if client is not None:
+        validate_email_url += f"?pk={client.pk}"
+    template = partial_for(request, "core/client/form.html", "client-form")
+    context = {"form": form, "object": client, "validate_email_url": validate_email_url}
+    return TemplateResponse(request, template, context)
+
+
+def _save(form: ClientForm) -> Client | None:
+    """Save the form; a concurrent insert of the same email becomes a form error, not a 500."""
+    try:
+        with transaction.atomic():
+            return form.save()
+    except IntegrityError:
+        # The unique constraint had the last word: the same email was saved in the meantime.
+        duplicates = selectors.client_list(user=form.owner).filter(email=form.instance.email)
+        if not duplicates.exclude(pk=form.instance.pk).exists():
+            raise
+        form.add_duplicate_email_error()
+        return None
+
+
+@require_http_methods(["GET", "POST"])
+def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask, then delete a client; past deliveries keep the address they were sent to."""
+    client = get_object_or_404(selectors.client_list(user=request.user), pk=pk)
+    if request.method == "POST":
+        client.delete()
+        detail_url = reverse("client-detail", kwargs={"pk": pk})
+        return modal_done(
+            request,
+            event="clientListChanged",
+            text=_("Client %(email)s deleted.") % {"email": client.email},
+            redirect_to=reverse("client-list"),
+            leave_page=is_on_page(request, detail_url),
+        )
+    template = partial_for(request, "core/client/confirm_delete.html", "client-confirm-delete")
+    return TemplateResponse(request, template, {"object": client})
+
+
+SEARCH_RESULTS = 20
+
+
+@require_GET
+def client_search(request: HttpRequest) -> JsonResponse:
+    """The user's clients whose email or name contains `q`, for the mailing form's picker."""
+    query = request.GET.get("q", "").strip()
+    clients = selectors.client_list(user=request.user)
+    if query:
+        clients = clients.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
+    found = clients.order_by("email")[:SEARCH_RESULTS]
+    return JsonResponse({"results": [{"value": c.pk, "text": str(c)} for c in found]})

@@ -1,0 +1,110 @@
+"""Mailings: list, detail with its attempts, and the create/edit/delete forms in the modal."""
+
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+from django_tables2 import RequestConfig
+
+from core import selectors
+from core.filters import MailingFilter
+from core.forms import MailingForm
+from core.models import Mailing
+from core.services.scheduling import mailing_schedule
+from core.tables import MailingTable
+from core.views.modal import is_on_page, modal_done, partial_for
+
+PER_PAGE = 25
+# The detail page shows the latest attempts; older ones stay in the database and the reports.
+ATTEMPTS_SHOWN = 50
+
+
+@require_GET
+def mailing_list(request: HttpRequest) -> HttpResponse:
+    """The user's mailings, filtered, sorted and paged; htmx gets only the table section."""
+    queryset = selectors.mailing_list(user=request.user).annotate(
+        recipient_count=Count("clients", distinct=True)
+    )
+    filterset = MailingFilter(request.GET, queryset=queryset, request=request)
+    table = MailingTable(filterset.qs)
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    template = partial_for(request, "core/mailing/list.html", "mailing-table")
+    return TemplateResponse(request, template, {"filter": filterset, "table": table})
+
+
+@require_GET
+def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A mailing: its message, recipients, schedule and status, and its latest attempts."""
+    mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
+    context = {
+        "object": mailing,
+        "mailing": mailing,
+        "recipient_count": mailing.clients.count(),
+        "attempts": mailing.attempts.all()[:ATTEMPTS_SHOWN],
+    }
+    template = partial_for(request, "core/mailing/detail.html", "mailing-details")
+    return TemplateResponse(request, template, context)
+
+
+@require_GET
+def mailing_attempts(request: HttpRequest, pk: int) -> HttpResponse:
+    """Only the attempts section of a mailing's page, for htmx to refresh."""
+    mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
+    context = {"mailing": mailing, "attempts": mailing.attempts.all()[:ATTEMPTS_SHOWN]}
+    return TemplateResponse(request, "core/mailing/detail.html#mailing-attempts", context)
+
+
+@require_http_methods(["GET", "POST"])
+def mailing_create(request: HttpRequest) -> HttpResponse:
+    """A new mailing of one of the user's messages to some of the user's clients."""
+    return _mailing_form(request, mailing=None)
+
+
+@require_http_methods(["GET", "POST"])
+def mailing_update(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a mailing; it is scheduled again from the new window."""
+    mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
+    return _mailing_form(request, mailing=mailing)
+
+
+def _mailing_form(request: HttpRequest, *, mailing: Mailing | None) -> HttpResponse:
+    form = MailingForm(
+        request.POST or None,
+        instance=mailing,
+        owner=request.user,
+        search_url=reverse("client-search"),
+        now=timezone.now(),
+    )
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            saved = form.save()
+        # After the commit: scheduling may start sending at once, which must see the saved rows.
+        mailing_schedule(mailing=saved, now=timezone.now())
+        text = _("Mailing “%(mailing)s” saved.") % {"mailing": saved.message.subject}
+        detail_url = reverse("mailing-detail", kwargs={"pk": saved.pk})
+        return modal_done(request, event="mailingListChanged", text=text, redirect_to=detail_url)
+    template = partial_for(request, "core/mailing/form.html", "mailing-form")
+    return TemplateResponse(request, template, {"form": form, "object": mailing})
+
+
+@require_http_methods(["GET", "POST"])
+def mailing_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask, then delete a mailing together with its attempts and their ledger."""
+    mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
+    if request.method == "POST":
+        mailing.delete()
+        detail_url = reverse("mailing-detail", kwargs={"pk": pk})
+        return modal_done(
+            request,
+            event="mailingListChanged",
+            text=_("Mailing “%(mailing)s” deleted.") % {"mailing": mailing.message.subject},
+            redirect_to=reverse("mailing-list"),
+            leave_page=is_on_page(request, detail_url),
+        )
+    template = partial_for(request, "core/mailing/confirm_delete.html", "mailing-confirm-delete")
+    return TemplateResponse(request, template, {"object": mailing})

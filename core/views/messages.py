@@ -1,0 +1,89 @@
+"""Messages: list, detail, and the create/edit/delete forms shown in the modal."""
+
+from django.db.models import ProtectedError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+from django_tables2 import RequestConfig
+
+from core import selectors
+from core.filters import MessageFilter
+from core.forms import MessageForm
+from core.models import Message
+from core.tables import MessageTable
+from core.views.modal import is_on_page, modal_done, partial_for
+
+PER_PAGE = 25
+
+
+@require_GET
+def message_list(request: HttpRequest) -> HttpResponse:
+    """The user's messages, filtered, sorted and paged; htmx gets only the table section."""
+    filterset = MessageFilter(request.GET, queryset=selectors.message_list(user=request.user))
+    table = MessageTable(filterset.qs)
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    template = partial_for(request, "core/message/list.html", "message-table")
+    return TemplateResponse(request, template, {"filter": filterset, "table": table})
+
+
+@require_GET
+def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One message and the mailings that send it."""
+    message = get_object_or_404(selectors.message_list(user=request.user), pk=pk)
+    template = partial_for(request, "core/message/detail.html", "message-details")
+    return TemplateResponse(
+        request, template, {"object": message, "mailings": message.mailings.all()}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def message_create(request: HttpRequest) -> HttpResponse:
+    """A new message."""
+    return _message_form(request, message=None)
+
+
+@require_http_methods(["GET", "POST"])
+def message_update(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a message; mailings that use it send the new text from their next run."""
+    message = get_object_or_404(selectors.message_list(user=request.user), pk=pk)
+    return _message_form(request, message=message)
+
+
+def _message_form(request: HttpRequest, *, message: Message | None) -> HttpResponse:
+    form = MessageForm(request.POST or None, instance=message, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        text = _("Message “%(subject)s” saved.") % {"subject": saved.subject}
+        detail_url = reverse("message-detail", kwargs={"pk": saved.pk})
+        return modal_done(request, event="messageListChanged", text=text, redirect_to=detail_url)
+    template = partial_for(request, "core/message/form.html", "message-form")
+    return TemplateResponse(request, template, {"form": form, "object": message})
+
+
+@require_http_methods(["GET", "POST"])
+def message_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask, then delete a message; a message that a mailing uses is kept, and the modal says why."""
+    message = get_object_or_404(selectors.message_list(user=request.user), pk=pk)
+    if request.method == "POST":
+        try:
+            message.delete()
+        except ProtectedError:
+            pass  # A mailing started using it since the question was asked: explain below.
+        else:
+            detail_url = reverse("message-detail", kwargs={"pk": pk})
+            return modal_done(
+                request,
+                event="messageListChanged",
+                text=_("Message “%(subject)s” deleted.") % {"subject": message.subject},
+                redirect_to=reverse("message-list"),
+                leave_page=is_on_page(request, detail_url),
+            )
+    template = partial_for(request, "core/message/confirm_delete.html", "message-confirm-delete")
+    context = {"object": message, "mailings": list(message.mailings.all()[:10])}
+    context["mailing_count"] = (
+        message.mailings.count() if len(context["mailings"]) == 10 else len(context["mailings"])
+    )
+    return TemplateResponse(request, template, context)

@@ -1,0 +1,26 @@
+"""Live validation: the real form runs on one field, and only that field's errors come back."""
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_GET
+
+from core import selectors
+from core.forms import ClientForm
+
+
+@require_GET
+def client_email(request: HttpRequest) -> HttpResponse:
+    """The errors of the client form's email (format, already among the user's clients).
+
+    `?pk=` names the client being edited, whose own email is not a duplicate. The answer is the
+    error element alone: the input the user is typing in is never replaced.
+    """
+    client = None
+    if pk := request.GET.get("pk"):
+        if not pk.isdigit():
+            raise Http404
+        client = get_object_or_404(selectors.client_list(user=request.user), pk=pk)
+    form = ClientForm(request.GET, instance=client, owner=request.user)
+    form.is_valid()
+    return TemplateResponse(request, "core/client/form.html#client-email-errors", {"form": form})

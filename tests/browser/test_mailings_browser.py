@@ -1,0 +1,118 @@
+"""Mailings in a real browser: the modal form with the searchable client picker, and the lists."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from core.models import Client, Mailing, Message
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def rows(page):
+    return page.locator("#mailing-table tbody tr")
+
+
+def in_days(days: int) -> str:
+    return timezone.localtime(timezone.now() + timedelta(days=days)).strftime(FORMAT)
+
+
+def test_create_with_a_client_found_by_search_then_edit_and_delete(signed_in_page, user):
+    Message.objects.create(owner=user, subject="Spring sale", body="Everything -20%")
+    Client.objects.bulk_create(
+        Client(owner=user, email=f"c{i:04}@example.com", full_name=f"Person {i}")
+        for i in range(2000)
+    )
+    Client.objects.create(owner=user, email="zoe@example.com", full_name="Zoe Last")
+    page = signed_in_page
+    page.goto("/mailings/")
+    modal = page.locator("#modal")
+
+    page.get_by_role("link", name="New mailing").click()
+    # Shown: the first field has the cursor (a search typed earlier would be lost on the
+    # dialog's own focus).
+    expect(modal.get_by_label("Message")).to_be_focused()
+    modal.get_by_label("Message").select_option(label="Spring sale")
+    # Zoe is not among the options the page rendered: the picker finds her on the server.
+    picker = modal.locator("#id_clients-ts-control")
+    picker.fill("zoe")
+    modal.locator(".ts-dropdown .option", has_text="zoe@example.com").click()
+    expect(modal.locator(".ts-control .item")).to_have_count(1)
+    modal.get_by_label("First send").fill(in_days(2))
+    modal.get_by_label("End", exact=True).fill(in_days(1))
+    modal.get_by_role("button", name="Save").click()
+    expect(modal.locator("#field-end_at")).to_contain_text("The end must be after the first send.")
+    modal.get_by_label("End", exact=True).fill(in_days(9))
+    modal.get_by_role("button", name="Save").click()
+
+    expect(modal).to_be_hidden()
+    expect(rows(page)).to_have_count(1)
+    expect(rows(page).first).to_contain_text("Spring sale")
+    expect(rows(page).first).to_contain_text("Created")
+    mailing = Mailing.objects.get(owner=user)
+    assert list(mailing.clients.values_list("email", flat=True)) == ["zoe@example.com"]
+
+    rows(page).first.get_by_role("link", name="Edit").click()
+    expect(modal.get_by_label("Message")).to_be_focused()
+    expect(modal.locator(".ts-control .item")).to_contain_text("zoe@example.com")
+    modal.locator("#id_clients-ts-control").fill("c0007")
+    modal.locator(".ts-dropdown .option", has_text="c0007@example.com").click()
+    modal.get_by_label("Periodicity").select_option(label="Once a week")
+    modal.get_by_role("button", name="Save").click()
+    expect(modal).to_be_hidden()
+    expect(rows(page).first).to_contain_text("Once a week")
+    expect(rows(page).first).to_contain_text("2")  # recipients
+
+    page.get_by_role("link", name="Spring sale").click()
+    expect(page.get_by_test_id("recipient-count")).to_have_text("2")
+    expect(page.get_by_test_id("no-attempts")).to_be_visible()
+    page.get_by_role("link", name="Delete").click()
+    modal.get_by_role("button", name="Delete").click()
+    expect(page).to_have_url(re.compile(r"/mailings/$"))
+    expect(page.get_by_text("No mailings yet.")).to_be_visible()
+
+
+def test_filter_sort_page_and_an_edit_in_the_modal_keeps_them(signed_in_page, user):
+    message = Message.objects.create(owner=user, subject="News", body="b")
+    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    now = timezone.now()
+    for i in range(34):
+        mailing = Mailing.objects.create(
+            owner=user,
+            message=message,
+            status="running" if i < 30 else "created",
+            start_at=now + timedelta(days=i + 1),
+            end_at=now + timedelta(days=60),
+        )
+        mailing.clients.add(client)
+    page = signed_in_page
+    modal = page.locator("#modal")
+    page.goto("/mailings/")
+    expect(rows(page)).to_have_count(25)
+
+    page.get_by_label("Status").select_option(label="Running")
+    expect(page).to_have_url(re.compile(r"status=running"))
+    page.get_by_role("link", name="First send").click()
+    expect(page).to_have_url(re.compile(r"sort=start_at"))  # was newest first, now oldest
+    page.get_by_role("link", name="next", exact=True).click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+    expect(rows(page)).to_have_count(5)
+    assert "status=running" in page.url and "sort=start_at" in page.url
+
+    rows(page).first.get_by_role("link", name="Edit").click()
+    expect(modal.get_by_label("Message")).to_be_focused()
+    modal.get_by_label("Periodicity").select_option(label="Once a month")
+    modal.get_by_role("button", name="Save").click()
+    expect(modal).to_be_hidden()
+    expect(rows(page).first).to_contain_text("Once a month")
+    expect(rows(page)).to_have_count(5)
+    expect(page.locator(".pagination .active")).to_have_text("2")
+    expect(page.get_by_label("Status")).to_have_value("running")
+
+    page.get_by_role("link", name="Reset").click()
+    expect(rows(page)).to_have_count(25)
