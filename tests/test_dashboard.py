@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core import selectors
-from core.models import Client, Mailing
+from core.models import Attempt, Client, Mailing
 from tests.mailing_runs import ACCEPTED, FAILED, PENDING, make_mailing, record_run
 
 pytestmark = pytest.mark.django_db
@@ -197,3 +197,125 @@ def test_next_scheduled_runs_come_soonest_first_and_skip_finished_mailings(user,
     upcoming = [m.message.subject for m in selectors.mailing_next_runs(user=user)]
 
     assert upcoming == ["Spring sale", "Weekly news"]
+
+
+def add_history(mailing: Mailing, *, runs: int, recipients: int) -> None:
+    """`runs` past runs of `mailing`, each to `recipients` people, half accepted, half failed."""
+    now = timezone.now()
+    for index in range(runs):
+        outcomes = {
+            f"r{n}@example.com": (ACCEPTED if n % 2 else FAILED, "250 OK" if n % 2 else "550 No")
+            for n in range(recipients)
+        }
+        record_run(mailing, outcomes, at=now - timedelta(hours=index * 7))
+
+
+@pytest.mark.parametrize(
+    "url", ["/", "/?status=success&sort=-attempted_at&page=2", "/?date_from=2020-01-01"]
+)
+def test_the_number_of_queries_does_not_grow_with_the_history(
+    user, user_client, django_assert_num_queries, url
+):
+    mailings = [make_mailing(user, subject=f"M{i}") for i in range(3)]
+    add_history(mailings[0], runs=12, recipients=2)
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        assert user_client.get(url).status_code == 200
+
+    for mailing in mailings:
+        add_history(mailing, runs=40, recipients=25)
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        assert user_client.get(url).status_code == 200
+
+
+# Session and user, then: mailings, clients, messages, deliveries and runs by status, the chart,
+# the next runs, one page of runs (the lazy paginator never counts), the mailing filter's choices.
+DASHBOARD_QUERIES = 11
+
+
+def table_rows(html: str) -> list[str]:
+    """The status of each run shown in the runs table, top to bottom."""
+    table = html.split('id="attempt-table"', 1)[1]
+    return re.findall(r'<tr[^>]*data-status="(\w+)"', table)
+
+
+def test_sorting_paging_or_filtering_the_runs_returns_the_table_alone(htmx_client, scripted_runs):
+    response = htmx_client.get("/?status=failure", headers={"HX-Target": "attempt-table"})
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="attempt-table"')
+    assert "<html" not in html
+    assert "hx-swap-oob" not in html
+    assert table_rows(html) == ["failure"]
+    assert "Every recipient was refused" in html
+
+
+def test_the_poll_returns_every_live_part_for_an_out_of_band_swap(htmx_client, scripted_runs):
+    response = htmx_client.get("/?status=running", headers={"HX-Trigger": "dashboard-poll"})
+    html = response.content.decode()
+
+    assert "<html" not in html
+    for element_id in (
+        "figure-mailings",
+        "figure-deliveries-accepted",
+        "figure-deliveries-failed",
+        "figure-attempts-success",
+        "figure-attempts-failure",
+        "delivery-chart-figures",
+        "next-runs",
+        "attempt-table",
+    ):
+        assert re.search(rf'id="{element_id}"[^>]*hx-swap-oob="true"', html), element_id
+    assert text_of(html, "deliveries-failed") == "4"
+    # The poll asks with the page's query string, so the table keeps its filter.
+    assert table_rows(html) == ["running"]
+
+
+def test_the_runs_filter_by_mailing_status_and_local_days(user, user_client, scripted_runs):
+    weekly = scripted_runs["weekly"]
+    other = make_mailing(user, subject="Other")
+    record_run(other, {"x@example.com": (ACCEPTED, "")}, at=timezone.now())
+    today = timezone.localdate(scripted_runs["now"])
+    two_days_ago = timezone.localdate(scripted_runs["two_days_ago"])
+
+    def rows(query: str) -> list[str]:
+        return table_rows(user_client.get("/?" + query).content.decode())
+
+    assert rows("") == ["success", "running", "failure", "success"]
+    assert rows(f"mailing={other.pk}") == ["success"]
+    assert rows(f"mailing={weekly.pk}&status=success") == ["success"]
+    assert rows(f"date_from={two_days_ago}&date_to={two_days_ago}") == ["success"]
+    runs_today = [
+        a
+        for a in Attempt.objects.filter(mailing__owner=user)
+        if timezone.localdate(a.attempted_at) == today
+    ]
+    assert len(rows(f"date_from={today}")) == len(runs_today)
+    assert rows(f"date_to={two_days_ago - timedelta(days=1)}") == []
+
+
+def test_another_users_mailing_is_no_filter_choice_and_never_shows(user_client, scripted_runs):
+    theirs = scripted_runs["theirs"]
+    html = user_client.get(f"/?mailing={theirs.pk}").content.decode()
+
+    assert "Boris news" not in html
+    # Not a choice of hers, so the filter is ignored: her own runs, and only hers.
+    assert table_rows(html) == ["running", "failure", "success"]
+
+
+def test_runs_sort_by_status_and_page_ten_at_a_time(user, user_client):
+    mailing = make_mailing(user)
+    now = timezone.now()
+    for index in range(12):
+        record_run(
+            mailing,
+            {"a@example.com": (ACCEPTED if index % 3 else FAILED, "")},
+            at=now - timedelta(hours=index),
+        )
+
+    first = table_rows(user_client.get("/?sort=status").content.decode())
+    second = table_rows(user_client.get("/?sort=status&page=2").content.decode())
+
+    assert len(first) == 10
+    assert first + second == sorted(first + second)
+    assert len(second) == 2
