@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Count, IntegerField, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.models import Attempt, Client, Delivery, Mailing, Message, User
@@ -34,13 +35,46 @@ def delivery_list(*, user: User) -> QuerySet[Delivery]:
     return Delivery.objects.filter(owner=user)
 
 
-# --- Statistics: every figure for one user comes from an aggregate query, so the number of
-# queries, and the rows Python sees, do not grow with the number of runs or recipients.
+# --- Statistics: every figure for one user comes from aggregate queries, a fixed number of them
+# whatever the volume. Letters and runs are counted over a window of recent days, read from
+# indexes by range, so a long history does not slow the page down: all-time figures of one
+# mailing are in its report.
+
+STATS_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DayDeliveries:
+    """Letters accepted and failed on one local day."""
+
+    day: date
+    accepted: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class DeliveryWindow:
+    """Letters per local day over the last days, and the letters still waiting to be sent."""
+
+    days: list[DayDeliveries]
+    pending: int
+
+    @property
+    def accepted(self) -> int:
+        return sum(day.accepted for day in self.days)
+
+    @property
+    def failed(self) -> int:
+        return sum(day.failed for day in self.days)
+
+    @property
+    def start(self) -> datetime:
+        return _local_midnight(self.days[0].day)
 
 
 @dataclass(frozen=True)
 class DashboardFigures:
-    """The home page's counters for one user."""
+    """The home page's counters for one user; letters and runs over the last STATS_DAYS days."""
 
     mailings_total: int
     mailings_running: int
@@ -53,33 +87,68 @@ class DashboardFigures:
     attempts_success: int
     attempts_failure: int
     attempts_running: int
+    days: list[DayDeliveries]
 
 
-@dataclass(frozen=True)
-class DayDeliveries:
-    """Deliveries accepted and failed on one local day."""
-
-    day: date
-    accepted: int
-    failed: int
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
-def dashboard_figures(*, user: User) -> DashboardFigures:
-    """Every counter of the dashboard, in five aggregate queries whatever the volume."""
+def _delivery_count(**lookups) -> Subquery:
+    return Subquery(
+        Delivery.objects.filter(**lookups)
+        .order_by()
+        .values("owner")
+        .annotate(count=Count("pk"))
+        .values("count"),
+        output_field=IntegerField(),
+    )
+
+
+def delivery_window(*, user: User, now: datetime, days: int = STATS_DAYS) -> DeliveryWindow:
+    """Letters accepted and failed per local day over the last `days` days, today included.
+
+    One query of one count per day and status: each count reads a range of the
+    (owner, status, sent_at) index and nothing else. Local midnights are computed here, so
+    daylight-saving days are right and no row needs a date conversion (which SQLite would run
+    in Python, row by row).
+    """
+    today = timezone.localdate(now)
+    day_list = [today - timedelta(days=days - 1 - offset) for offset in range(days)]
+    bounds = [_local_midnight(day) for day in [*day_list, today + timedelta(days=1)]]
+    counts = {"pending": Coalesce(_delivery_count(owner=user, status=Delivery.Status.PENDING), 0)}
+    for index in range(days):
+        for status in (Delivery.Status.ACCEPTED, Delivery.Status.FAILED):
+            counts[f"{status}_{index}"] = Coalesce(
+                _delivery_count(
+                    owner=user,
+                    status=status,
+                    sent_at__gte=bounds[index],
+                    sent_at__lt=bounds[index + 1],
+                ),
+                0,
+            )
+    row = User.objects.filter(pk=user.pk).values(**counts).get()
+    return DeliveryWindow(
+        days=[
+            DayDeliveries(day=day, accepted=row[f"accepted_{index}"], failed=row[f"failed_{index}"])
+            for index, day in enumerate(day_list)
+        ],
+        pending=row["pending"],
+    )
+
+
+def dashboard_figures(*, user: User, now: datetime) -> DashboardFigures:
+    """Every counter of the dashboard and its chart, in six aggregate queries at any volume."""
     mailings = Mailing.objects.filter(owner=user).aggregate(
         total=Count("pk"),
         running=Count("pk", filter=Q(status=Mailing.Status.RUNNING)),
         finished=Count("pk", filter=Q(status=Mailing.Status.FINISHED)),
     )
-    # GROUP BY status over the (owner, status, sent_at) index: a scan of the index alone.
-    deliveries = dict(
-        Delivery.objects.filter(owner=user)
-        .order_by()
-        .values_list("status")
-        .annotate(count=Count("pk"))
-    )
+    window = delivery_window(user=user, now=now)
+    # Per mailing, a range of the (mailing, attempted_at) index.
     attempts = dict(
-        Attempt.objects.filter(mailing__owner=user)
+        Attempt.objects.filter(mailing__owner=user, attempted_at__gte=window.start)
         .order_by()
         .values_list("status")
         .annotate(count=Count("pk"))
@@ -90,56 +159,14 @@ def dashboard_figures(*, user: User) -> DashboardFigures:
         mailings_finished=mailings["finished"],
         clients=Client.objects.filter(owner=user).count(),
         messages=Message.objects.filter(owner=user).count(),
-        deliveries_accepted=deliveries.get(Delivery.Status.ACCEPTED, 0),
-        deliveries_failed=deliveries.get(Delivery.Status.FAILED, 0),
-        deliveries_pending=deliveries.get(Delivery.Status.PENDING, 0),
+        deliveries_accepted=window.accepted,
+        deliveries_failed=window.failed,
+        deliveries_pending=window.pending,
         attempts_success=attempts.get(Attempt.Status.SUCCESS, 0),
         attempts_failure=attempts.get(Attempt.Status.FAILURE, 0),
         attempts_running=attempts.get(Attempt.Status.RUNNING, 0),
+        days=window.days,
     )
-
-
-def deliveries_per_day(*, user: User, now: datetime, days: int = 30) -> list[DayDeliveries]:
-    """Deliveries accepted and failed per local day over the last `days` days, today included.
-
-    One query. The day of each row is found by comparing `sent_at` with the local midnights
-    (computed here, so daylight-saving days are right) instead of a per-row date conversion,
-    which SQLite would run in Python for every row.
-    """
-    today = timezone.localdate(now)
-    day_list = [today - timedelta(days=days - 1 - offset) for offset in range(days)]
-    tz = timezone.get_current_timezone()
-    midnights = [datetime.combine(day, time.min, tzinfo=tz) for day in day_list]
-    midnights.append(datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz))
-    day_index = Case(
-        *(
-            When(sent_at__lt=midnight, then=Value(index))
-            for index, midnight in enumerate(midnights[1:-1])
-        ),
-        default=Value(days - 1),
-        output_field=IntegerField(),
-    )
-    rows = (
-        Delivery.objects.filter(
-            owner=user,
-            status__in=[Delivery.Status.ACCEPTED, Delivery.Status.FAILED],
-            sent_at__gte=midnights[0],
-            sent_at__lt=midnights[-1],
-        )
-        .order_by()
-        .annotate(day_index=day_index)
-        .values_list("day_index", "status")
-        .annotate(count=Count("pk"))
-    )
-    counts = {(index, status): count for index, status, count in rows}
-    return [
-        DayDeliveries(
-            day=day,
-            accepted=counts.get((index, Delivery.Status.ACCEPTED), 0),
-            failed=counts.get((index, Delivery.Status.FAILED), 0),
-        )
-        for index, day in enumerate(day_list)
-    ]
 
 
 def mailing_next_runs(*, user: User, limit: int = 5) -> QuerySet[Mailing]:

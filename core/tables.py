@@ -60,10 +60,5 @@ class AttemptTable(tables.Table):
         badge = ATTEMPT_STATUS_BADGES.get(record.status, "text-bg-secondary")
         return format_html('<span class="badge {}">{}</span>', badge, value)
 
-    def order_attempted_at(self, queryset, is_descending):
-        # The primary key breaks ties so a page never repeats or skips a run.
-        prefix = "-" if is_descending else ""
-        return queryset.order_by(f"{prefix}attempted_at", f"{prefix}pk"), True
-
     def render_server_response(self, value) -> str:
         return value if len(value) <= 120 else value[:119] + "…"

@@ -81,7 +81,7 @@ def scripted_runs(user, other_user):
 
 
 def test_every_figure_counts_the_users_own_runs_only(user, scripted_runs):
-    figures = selectors.dashboard_figures(user=user)
+    figures = selectors.dashboard_figures(user=user, now=scripted_runs["now"])
 
     assert figures == selectors.DashboardFigures(
         mailings_total=3,
@@ -95,6 +95,7 @@ def test_every_figure_counts_the_users_own_runs_only(user, scripted_runs):
         attempts_success=1,
         attempts_failure=1,
         attempts_running=1,
+        days=selectors.delivery_window(user=user, now=scripted_runs["now"]).days,
     )
 
 
@@ -130,7 +131,7 @@ def test_a_user_without_mailings_sees_zeros_and_the_empty_dashboard(user_client,
 
 def test_deliveries_per_day_count_accepted_and_failed_by_local_day(user, scripted_runs):
     now = scripted_runs["now"]
-    days = selectors.deliveries_per_day(user=user, now=now)
+    days = selectors.delivery_window(user=user, now=now).days
 
     assert len(days) == 30
     assert days[-1].day == timezone.localdate(now)
@@ -167,21 +168,24 @@ def test_a_day_is_cut_at_local_midnight_not_utc(user, settings):
 
     days = {
         d.day.isoformat(): (d.accepted, d.failed)
-        for d in selectors.deliveries_per_day(user=user, now=now)
+        for d in selectors.delivery_window(user=user, now=now).days
     }
 
     assert days["2026-03-10"] == (1, 0)
     assert days["2026-03-09"] == (0, 1)
 
 
-def test_deliveries_outside_the_30_days_are_not_charted(user):
+def test_letters_and_runs_older_than_30_days_are_not_counted(user):
     mailing = make_mailing(user)
     now = timezone.now()
     record_run(mailing, {"a@example.com": (ACCEPTED, "")}, at=now - timedelta(days=31))
+    record_run(mailing, {"a@example.com": (FAILED, "")}, at=now - timedelta(days=40))
 
-    days = selectors.deliveries_per_day(user=user, now=now)
+    figures = selectors.dashboard_figures(user=user, now=now)
 
-    assert sum(d.accepted + d.failed for d in days) == 0
+    assert sum(d.accepted + d.failed for d in figures.days) == 0
+    assert (figures.deliveries_accepted, figures.deliveries_failed) == (0, 0)
+    assert (figures.attempts_success, figures.attempts_failure) == (0, 0)
 
 
 def test_the_chart_figures_are_on_the_page_as_data_and_as_a_table(user_client, scripted_runs):
@@ -227,9 +231,10 @@ def test_the_number_of_queries_does_not_grow_with_the_history(
         assert user_client.get(url).status_code == 200
 
 
-# Session and user, then: mailings, clients, messages, deliveries and runs by status, the chart,
-# the next runs, one page of runs (the lazy paginator never counts), the mailing filter's choices.
-DASHBOARD_QUERIES = 11
+# Session and user, then: mailings, letters per day and waiting, runs by status, clients,
+# messages, the next runs, one page of runs (the lazy paginator never counts), the mailing
+# filter's choices.
+DASHBOARD_QUERIES = 10
 
 
 def table_rows(html: str) -> list[str]:

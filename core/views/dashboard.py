@@ -55,11 +55,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == TABLE_ID:
         return TemplateResponse(request, "core/dashboard.html#attempt-table", context)
 
-    days = selectors.deliveries_per_day(user=user, now=timezone.now())
+    figures = selectors.dashboard_figures(user=user, now=timezone.now())
     context |= {
-        "figures": selectors.dashboard_figures(user=user),
-        "days": days,
-        "chart": _chart(days),
+        "figures": figures,
+        "stats_days": selectors.STATS_DAYS,
+        "chart": _chart(figures.days),
         "next_runs": selectors.mailing_next_runs(user=user),
     }
     if request.htmx and request.htmx.trigger == POLLER_ID:
