@@ -56,13 +56,11 @@ def setup_django(database_url: str | None, volume: str) -> None:
 
 def build(attempt_total: int, delivery_total: int) -> None:
     """Fill the database with one user's history of the given size, in bulk."""
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.utils import timezone
 
     from core.models import Attempt, Client, Delivery, Mailing, Message, User
 
-    call_command("migrate", verbosity=0)
     rng = random.Random(4)
     adapt = connection.ops.adapt_datetimefield_value
     now = timezone.now()
@@ -212,16 +210,13 @@ def main() -> None:
 
     if args.volume:
         setup_django(os.environ.get("DATABASE_URL"), args.volume)
-        from django.db import DatabaseError
+        from django.core.management import call_command
 
         from core.models import Delivery
 
+        call_command("migrate", verbosity=0)
         attempts, deliveries = VOLUMES[args.volume]
-        try:
-            built = Delivery.objects.count() == deliveries
-        except DatabaseError:
-            built = False
-        if args.rebuild or not built:
+        if args.rebuild or Delivery.objects.count() != deliveries:
             started = time.perf_counter()
             build(attempts, deliveries)
             print(f"built {args.volume} in {time.perf_counter() - started:.0f} s", file=sys.stderr)

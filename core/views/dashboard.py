@@ -6,11 +6,10 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
-from django_tables2.paginators import LazyPaginator
 
 from core import selectors
 from core.filters import AttemptFilter
-from core.tables import AttemptTable
+from core.tables import AttemptTable, KeysFirstPaginator
 
 ATTEMPTS_PER_PAGE = 10
 # The element whose htmx requests refresh every live part of the page at once.
@@ -24,9 +23,8 @@ def _attempt_table(request: HttpRequest) -> tuple[AttemptFilter, AttemptTable]:
         request.GET or None, queryset=selectors.attempt_list(user=request.user), request=request
     )
     table = AttemptTable(attempt_filter.qs)
-    # The lazy paginator never counts the user's whole history: it reads one row past the page.
     RequestConfig(
-        request, paginate={"paginator_class": LazyPaginator, "per_page": ATTEMPTS_PER_PAGE}
+        request, paginate={"paginator_class": KeysFirstPaginator, "per_page": ATTEMPTS_PER_PAGE}
     ).configure(table)
     return attempt_filter, table
 
