@@ -19,10 +19,11 @@
     });
   });
 
-  // A part that did not change is left alone: no redraw, no lost focus, no flicker.
+  // A part whose content did not change is left alone: no redraw, no lost focus, no flicker.
+  // (The live parts' own attributes never change; only what they hold does.)
   document.body.addEventListener("htmx:oobBeforeSwap", (event) => {
     const incoming = event.detail.fragment.firstElementChild || event.detail.fragment;
-    if (incoming && incoming.outerHTML === event.detail.target.outerHTML) {
+    if (incoming && incoming.innerHTML === event.detail.target.innerHTML) {
       event.detail.shouldSwap = false;
     }
   });
