@@ -15,6 +15,9 @@ ATTEMPT_STATUS_BADGES = {
 }
 
 
+NUMBER_ATTRS = {"th": {"class": "text-end"}, "td": {"class": "text-end"}}
+
+
 class _KeysThenRows:
     """A queryset's slices read as two queries: the keys in order, then those rows by key."""
 
@@ -59,15 +62,9 @@ class AttemptTable(tables.Table):
         verbose_name=_("Mailing"), accessor="mailing__message__subject", orderable=False
     )
     status = tables.Column(verbose_name=_("Status"), orderable=False)
-    accepted_count = tables.Column(
-        verbose_name=_("Accepted"), orderable=False, attrs={"td": {"class": "text-end"}}
-    )
-    failed_count = tables.Column(
-        verbose_name=_("Failed"), orderable=False, attrs={"td": {"class": "text-end"}}
-    )
-    pending_count = tables.Column(
-        verbose_name=_("Pending"), orderable=False, attrs={"td": {"class": "text-end"}}
-    )
+    accepted_count = tables.Column(verbose_name=_("Accepted"), orderable=False, attrs=NUMBER_ATTRS)
+    failed_count = tables.Column(verbose_name=_("Failed"), orderable=False, attrs=NUMBER_ATTRS)
+    pending_count = tables.Column(verbose_name=_("Pending"), orderable=False, attrs=NUMBER_ATTRS)
     server_response = tables.Column(
         verbose_name=_("Server response"),
         orderable=False,

@@ -32,7 +32,7 @@ def _attempt_table(request: HttpRequest) -> tuple[AttemptFilter, AttemptTable]:
 def _chart(days: list[selectors.DayDeliveries]) -> dict:
     """What the chart script draws: labels and the two series."""
     return {
-        "labels": [formats.date_format(day.day, "MONTH_DAY_FORMAT") for day in days],
+        "labels": [formats.date_format(day.day, "j M") for day in days],
         "datasets": [
             {"key": "accepted", "label": gettext("Accepted"), "data": [d.accepted for d in days]},
             {"key": "failed", "label": gettext("Failed"), "data": [d.failed for d in days]},

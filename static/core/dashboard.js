@@ -17,6 +17,15 @@
     new URLSearchParams(window.location.search).forEach((value, key) => {
       event.detail.parameters[key] = value;
     });
+    poller.dataset.search = window.location.search;
+  });
+
+  // A table fetched for other filters than the page's own (the user changed them while the
+  // poll was on its way) would undo that change: keep the table the user asked for.
+  document.body.addEventListener("htmx:oobBeforeSwap", (event) => {
+    if (event.detail.target.id === "attempt-table" && poller.dataset.search !== window.location.search) {
+      event.detail.shouldSwap = false;
+    }
   });
 
   // A part whose content did not change is left alone: no redraw, no lost focus, no flicker.

@@ -140,3 +140,38 @@ def test_the_refresh_keeps_the_runs_tables_filter_and_sort(signed_in_page, weekl
     expect(rows.first).to_contain_text("run of 30 minutes ago")
     expect(rows.last).to_contain_text("run of 10 minutes ago")
     assert_same_page(page)
+
+
+def test_a_hidden_tab_does_not_poll_and_refreshes_when_shown_again(signed_in_page, weekly):
+    page = signed_in_page
+    page.goto("/")
+    expect(page.get_by_test_id("deliveries-accepted")).to_have_text("0")
+    polls = []
+    page.on(
+        "request",
+        lambda request: (
+            polls.append(request.url)
+            if request.headers.get("hx-trigger") == "dashboard-poll"
+            else None
+        ),
+    )
+    page.evaluate(
+        """() => {
+            window.__visibility = 'hidden';
+            Object.defineProperty(document, 'visibilityState', {get: () => window.__visibility});
+            document.dispatchEvent(new Event('visibilitychange'));
+        }"""
+    )
+    send_in_the_background(weekly, failed=0)
+
+    page.wait_for_timeout(6_000)  # longer than the poll's period
+    assert polls == []
+    expect(page.get_by_test_id("deliveries-accepted")).to_have_text("0")
+
+    page.evaluate(
+        """() => {
+            window.__visibility = 'visible';
+            document.dispatchEvent(new Event('visibilitychange'));
+        }"""
+    )
+    expect(page.get_by_test_id("deliveries-accepted")).to_have_text("3", timeout=2_500)
