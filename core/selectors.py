@@ -99,7 +99,8 @@ def _delivery_count(**lookups) -> Subquery:
         Delivery.objects.filter(**lookups)
         .order_by()
         .values("owner")
-        .annotate(count=Count("pk"))
+        # COUNT(*), not COUNT(id): PostgreSQL then reads the index alone (SQLite does either way).
+        .annotate(count=Count("*"))
         .values("count"),
         output_field=IntegerField(),
     )
@@ -139,7 +140,7 @@ def delivery_window(*, user: User, now: datetime, days: int = STATS_DAYS) -> Del
 
 
 def dashboard_figures(*, user: User, now: datetime) -> DashboardFigures:
-    """Every counter of the dashboard and its chart, in six aggregate queries at any volume."""
+    """Every counter of the dashboard and its chart, in five aggregate queries at any volume."""
     mailings = Mailing.objects.filter(owner=user).aggregate(
         total=Count("pk"),
         running=Count("pk", filter=Q(status=Mailing.Status.RUNNING)),
