@@ -20,6 +20,18 @@
     poller.dataset.search = window.location.search;
   });
 
+  // Filters left empty stay out of the request, and so out of the pushed address.
+  document.body.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.elt.id !== "attempt-filter") {
+      return;
+    }
+    Object.keys(event.detail.parameters).forEach((key) => {
+      if (event.detail.parameters[key] === "") {
+        delete event.detail.parameters[key];
+      }
+    });
+  });
+
   // A table fetched for other filters than the page's own (the user changed them while the
   // poll was on its way) would undo that change: keep the table the user asked for.
   document.body.addEventListener("htmx:oobBeforeSwap", (event) => {
