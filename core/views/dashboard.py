@@ -34,7 +34,7 @@ def _chart(days: list[selectors.DayDeliveries]) -> dict:
     return {
         "labels": [formats.date_format(day.day, "j M") for day in days],
         "datasets": [
-            {"key": "accepted", "label": gettext("Accepted"), "data": [d.accepted for d in days]},
+            {"key": "accepted", "label": gettext("Delivered"), "data": [d.accepted for d in days]},
             {"key": "failed", "label": gettext("Failed"), "data": [d.failed for d in days]},
         ],
     }
