@@ -234,6 +234,8 @@ class Attempt(models.Model):
             models.Index(fields=["mailing", "-attempted_at"], name="attempt_mailing_time"),
             models.Index(fields=["status", "-attempted_at"], name="attempt_status_time"),
             models.Index(fields=["status", "lease_expires_at"], name="attempt_status_lease"),
+            # The dashboard's latest runs: PostgreSQL walks this and stops at the page.
+            models.Index(fields=["-attempted_at"], name="attempt_time"),
         ]
 
     def __str__(self) -> str:
@@ -285,6 +287,8 @@ class Delivery(models.Model):
             models.Index(fields=["attempt", "status"], name="delivery_attempt_status"),
             models.Index(fields=["owner", "sent_at"], name="delivery_owner_sent"),
             models.Index(fields=["mailing", "status"], name="delivery_mailing_status"),
+            # The dashboard's counts per day and status: ranges of this index, read alone.
+            models.Index(fields=["owner", "status", "sent_at"], name="delivery_owner_status_sent"),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,11 @@
 """Reading the domain: every view reaches a user's data through these, and only these."""
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, IntegerField, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from core.models import Attempt, Client, Delivery, Mailing, Message, User
 
@@ -28,3 +33,223 @@ def attempt_list(*, user: User) -> QuerySet[Attempt]:
 def delivery_list(*, user: User) -> QuerySet[Delivery]:
     """Per-recipient ledger lines of the user's mailings."""
     return Delivery.objects.filter(owner=user)
+
+
+# --- Statistics: every figure for one user comes from aggregate queries, a fixed number of them
+# whatever the volume. Letters and runs are counted over a window of recent days, read from
+# indexes by range, so a long history does not slow the page down: all-time figures of one
+# mailing are in its report.
+
+STATS_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DayDeliveries:
+    """Letters accepted and failed on one local day."""
+
+    day: date
+    accepted: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class DeliveryWindow:
+    """Letters per local day over the last days, and the letters still waiting to be sent."""
+
+    days: list[DayDeliveries]
+    pending: int
+
+    @property
+    def accepted(self) -> int:
+        return sum(day.accepted for day in self.days)
+
+    @property
+    def failed(self) -> int:
+        return sum(day.failed for day in self.days)
+
+    @property
+    def start(self) -> datetime:
+        return _local_midnight(self.days[0].day)
+
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    """The home page's counters for one user; letters and runs over the last STATS_DAYS days."""
+
+    mailings_total: int
+    mailings_running: int
+    mailings_finished: int
+    clients: int
+    messages: int
+    deliveries_accepted: int
+    deliveries_failed: int
+    deliveries_pending: int
+    attempts_success: int
+    attempts_failure: int
+    attempts_running: int
+    days: list[DayDeliveries]
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _delivery_count(**lookups) -> Subquery:
+    return Subquery(
+        Delivery.objects.filter(**lookups)
+        .order_by()
+        .values("owner")
+        # COUNT(*), not COUNT(id): PostgreSQL then reads the index alone (SQLite does either way).
+        .annotate(count=Count("*"))
+        .values("count"),
+        output_field=IntegerField(),
+    )
+
+
+def delivery_window(*, user: User, now: datetime, days: int = STATS_DAYS) -> DeliveryWindow:
+    """Letters accepted and failed per local day over the last `days` days, today included.
+
+    One query of one count per day and status: each count reads a range of the
+    (owner, status, sent_at) index and nothing else. Local midnights are computed here, so
+    daylight-saving days are right and no row needs a date conversion (which SQLite would run
+    in Python, row by row).
+    """
+    today = timezone.localdate(now)
+    day_list = [today - timedelta(days=days - 1 - offset) for offset in range(days)]
+    bounds = [_local_midnight(day) for day in [*day_list, today + timedelta(days=1)]]
+    counts = {"pending": Coalesce(_delivery_count(owner=user, status=Delivery.Status.PENDING), 0)}
+    for index in range(days):
+        for status in (Delivery.Status.ACCEPTED, Delivery.Status.FAILED):
+            counts[f"{status}_{index}"] = Coalesce(
+                _delivery_count(
+                    owner=user,
+                    status=status,
+                    sent_at__gte=bounds[index],
+                    sent_at__lt=bounds[index + 1],
+                ),
+                0,
+            )
+    row = User.objects.filter(pk=user.pk).values(**counts).get()
+    return DeliveryWindow(
+        days=[
+            DayDeliveries(day=day, accepted=row[f"accepted_{index}"], failed=row[f"failed_{index}"])
+            for index, day in enumerate(day_list)
+        ],
+        pending=row["pending"],
+    )
+
+
+def dashboard_figures(*, user: User, now: datetime) -> DashboardFigures:
+    """Every counter of the dashboard and its chart, in five aggregate queries at any volume."""
+    mailings = Mailing.objects.filter(owner=user).aggregate(
+        total=Count("pk"),
+        running=Count("pk", filter=Q(status=Mailing.Status.RUNNING)),
+        finished=Count("pk", filter=Q(status=Mailing.Status.FINISHED)),
+    )
+    window = delivery_window(user=user, now=now)
+    # Per mailing, a range of the (mailing, attempted_at) index.
+    attempts = dict(
+        Attempt.objects.filter(mailing__owner=user, attempted_at__gte=window.start)
+        .order_by()
+        .values_list("status")
+        .annotate(count=Count("pk"))
+    )
+    return DashboardFigures(
+        mailings_total=mailings["total"],
+        mailings_running=mailings["running"],
+        mailings_finished=mailings["finished"],
+        clients=Client.objects.filter(owner=user).count(),
+        messages=Message.objects.filter(owner=user).count(),
+        deliveries_accepted=window.accepted,
+        deliveries_failed=window.failed,
+        deliveries_pending=window.pending,
+        attempts_success=attempts.get(Attempt.Status.SUCCESS, 0),
+        attempts_failure=attempts.get(Attempt.Status.FAILURE, 0),
+        attempts_running=attempts.get(Attempt.Status.RUNNING, 0),
+        days=window.days,
+    )
+
+
+def mailing_next_runs(*, user: User, limit: int = 5) -> QuerySet[Mailing]:
+    """The user's mailings that run soonest, not finished ones."""
+    return (
+        mailing_list(user=user)
+        .filter(next_run_at__isnull=False)
+        .exclude(status=Mailing.Status.FINISHED)
+        .order_by("next_run_at", "pk")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class MailingRun:
+    """One run of a mailing with its ledger counted."""
+
+    attempt: Attempt
+    accepted: int
+    failed: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class MailingReport:
+    """What happened to one mailing: its runs, what failed and why."""
+
+    runs: list[MailingRun]
+    run_count: int
+    accepted: int
+    failed: int
+    pending: int
+    top_failure_replies: list[tuple[str, int]]
+    failed_deliveries: list[Delivery]
+
+
+def mailing_report(
+    *, mailing: Mailing, run_limit: int = 20, reply_limit: int = 5, failure_limit: int = 50
+) -> MailingReport:
+    """The latest runs of a mailing counted from the ledger, its totals and its failures.
+
+    Six queries whatever the volume; long lists stop at the limits (the CSV has everything).
+    """
+    attempts = Attempt.objects.filter(mailing=mailing).order_by("-attempted_at", "-pk")
+    latest = list(attempts[:run_limit])
+    deliveries = Delivery.objects.filter(mailing=mailing).order_by()
+    per_run = {
+        (attempt_id, status): count
+        for attempt_id, status, count in deliveries.filter(attempt__in=[a.pk for a in latest])
+        .values_list("attempt_id", "status")
+        .annotate(count=Count("pk"))
+    }
+    totals = dict(deliveries.values_list("status").annotate(count=Count("pk")))
+    failed = deliveries.filter(status=Delivery.Status.FAILED)
+    return MailingReport(
+        runs=[
+            MailingRun(
+                attempt=attempt,
+                accepted=per_run.get((attempt.pk, Delivery.Status.ACCEPTED), 0),
+                failed=per_run.get((attempt.pk, Delivery.Status.FAILED), 0),
+                pending=per_run.get((attempt.pk, Delivery.Status.PENDING), 0),
+            )
+            for attempt in latest
+        ],
+        run_count=attempts.count(),
+        accepted=totals.get(Delivery.Status.ACCEPTED, 0),
+        failed=totals.get(Delivery.Status.FAILED, 0),
+        pending=totals.get(Delivery.Status.PENDING, 0),
+        top_failure_replies=list(
+            failed.values_list("reply")
+            .annotate(count=Count("pk"))
+            .order_by("-count", "reply")[:reply_limit]
+        ),
+        failed_deliveries=list(
+            failed.select_related("attempt").order_by("-sent_at", "-pk")[:failure_limit]
+        ),
+    )
+
+
+def mailing_delivery_ledger(*, mailing: Mailing) -> QuerySet[Delivery]:
+    """Every ledger line of a mailing, run by run, for the CSV download."""
+    return (
+        Delivery.objects.filter(mailing=mailing)
+        .select_related("attempt")
+        .order_by("attempt__attempted_at", "attempt_id", "email")
+    )

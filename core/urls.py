@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from core.views import clients, dashboard, mailings, messages, validation
+from core.views import clients, dashboard, mailings, messages, reports, validation
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -24,4 +24,6 @@ urlpatterns = [
     path("mailings/<int:pk>/edit/", mailings.mailing_update, name="mailing-update"),
     path("mailings/<int:pk>/delete/", mailings.mailing_delete, name="mailing-delete"),
     path("mailings/<int:pk>/attempts/", mailings.mailing_attempts, name="mailing-attempts"),
+    path("mailings/<int:pk>/report/", reports.mailing_report, name="mailing-report"),
+    path("mailings/<int:pk>/report.csv", reports.mailing_report_csv, name="mailing-report-csv"),
 ]

@@ -1,19 +1,67 @@
-"""The home page: what the signed-in user's mailings are doing."""
+"""The home page: what the signed-in user's mailings did, what failed and what runs next."""
 
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
 
 from core import selectors
+from core.filters import AttemptFilter
+from core.tables import AttemptTable, KeysFirstPaginator
+
+ATTEMPTS_PER_PAGE = 10
+# The element whose htmx requests refresh every live part of the page at once.
+POLLER_ID = "dashboard-poll"
+TABLE_ID = "attempt-table"
+
+
+def _attempt_table(request: HttpRequest) -> tuple[AttemptFilter, AttemptTable]:
+    """The runs table as filtered, sorted and paged by the query string."""
+    attempt_filter = AttemptFilter(
+        request.GET or None, queryset=selectors.attempt_list(user=request.user), request=request
+    )
+    table = AttemptTable(attempt_filter.qs)
+    RequestConfig(
+        request, paginate={"paginator_class": KeysFirstPaginator, "per_page": ATTEMPTS_PER_PAGE}
+    ).configure(table)
+    return attempt_filter, table
+
+
+def _chart(days: list[selectors.DayDeliveries]) -> dict:
+    """What the chart script draws: labels and the two series."""
+    return {
+        "labels": [formats.date_format(day.day, "j M") for day in days],
+        "datasets": [
+            {"key": "accepted", "label": gettext("Delivered"), "data": [d.accepted for d in days]},
+            {"key": "failed", "label": gettext("Failed"), "data": [d.failed for d in days]},
+        ],
+    }
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The dashboard of the signed-in user."""
+    """The dashboard of the signed-in user, or one of its live fragments for htmx.
+
+    Sorting, paging or filtering the runs asks for the table alone; the poller asks for every
+    live part, each marked for an out-of-band swap, and the page keeps those that are unchanged.
+    """
     user = request.user
-    context = {
-        "client_count": selectors.client_list(user=user).count(),
-        "message_count": selectors.message_list(user=user).count(),
-        "mailing_count": selectors.mailing_list(user=user).count(),
+    attempt_filter, table = _attempt_table(request)
+    context = {"attempt_filter": attempt_filter, "table": table, "poller_id": POLLER_ID}
+    if request.htmx and request.htmx.target == TABLE_ID:
+        return TemplateResponse(request, "core/dashboard.html#attempt-table", context)
+
+    figures = selectors.dashboard_figures(user=user, now=timezone.now())
+    context |= {
+        "figures": figures,
+        "stats_days": selectors.STATS_DAYS,
+        "chart": _chart(figures.days),
+        "next_runs": selectors.mailing_next_runs(user=user),
     }
+    if request.htmx and request.htmx.trigger == POLLER_ID:
+        return TemplateResponse(
+            request, "core/dashboard.html#dashboard-live", context | {"oob": True}
+        )
     return TemplateResponse(request, "core/dashboard.html", context)

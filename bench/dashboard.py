@@ -1,0 +1,246 @@
+"""How the dashboard's time grows with the history: 1,000 runs against 100,000.
+
+    .venv/bin/python bench/dashboard.py            # both volumes, then the ratio
+    .venv/bin/python bench/dashboard.py --rebuild  # regenerate the databases first
+
+Each volume gets a SQLite database of its own under var/bench/ (built once, reused after):
+one user with 50 mailings to 200 clients, each run sending to 10 of them, the runs spread
+evenly over the last 365 days (so the 30-day chart covers a twelfth of them at any volume),
+9 letters in 10 accepted. The small volume has 1,000 runs and 10,000 deliveries, the large one
+100,000 and 1,000,000. The user owns every row: the worst case for their page.
+
+Each page is requested through Django's test client (middleware, views, templates, the real
+database), warmed up, then timed `--repeat` times; the median is printed with the number of
+queries. To measure PostgreSQL instead, set BENCH_DATABASE_URL to a URL whose database name
+holds `{volume}`, e.g. postgres://u:p@127.0.0.1:5432/bench_{volume} (the databases must exist;
+they are emptied and filled).
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VOLUMES = {"small": (1_000, 10_000), "large": (100_000, 1_000_000)}
+MAILINGS = 50
+CLIENTS = 200
+RECIPIENTS_PER_RUN = 10
+HISTORY_DAYS = 365
+PAGES = {
+    "full page": ("/", {}),
+    "poll (every live part)": ("/", {"HX-Request": "true", "HX-Trigger": "dashboard-poll"}),
+    "runs table, filtered": (
+        "/?status=failure&sort=-attempted_at",
+        {"HX-Request": "true", "HX-Target": "attempt-table"},
+    ),
+}
+FAILURE_REPLIES = ["550 5.1.1 No such user", "552 Mailbox full", "421 Try again later"]
+
+
+def setup_django(database_url: str | None, volume: str) -> None:
+    if database_url is None:
+        (BASE_DIR / "var" / "bench").mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{BASE_DIR / 'var' / 'bench' / f'dashboard-{volume}.sqlite3'}"
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+
+
+def build(attempt_total: int, delivery_total: int) -> None:
+    """Fill the database with one user's history of the given size, in bulk."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from core.models import Attempt, Client, Delivery, Mailing, Message, User
+
+    rng = random.Random(4)
+    adapt = connection.ops.adapt_datetimefield_value
+    now = timezone.now()
+    per_run = delivery_total // attempt_total
+    with transaction.atomic():
+        for model in (Delivery, Attempt, Mailing, Message, Client, User):
+            model.objects.all().delete()
+        user = User.objects.create_user(email="bench@example.com", password="bench")
+        clients = Client.objects.bulk_create(
+            Client(owner=user, email=f"client{n}@example.com", full_name=f"Client {n}")
+            for n in range(CLIENTS)
+        )
+        mailings = []
+        for n in range(MAILINGS):
+            message = Message.objects.create(owner=user, subject=f"Newsletter {n}", body="Hello")
+            mailings.append(
+                Mailing.objects.create(
+                    owner=user,
+                    message=message,
+                    start_at=now - timedelta(days=HISTORY_DAYS),
+                    end_at=now + timedelta(days=30 + n),
+                    status=Mailing.Status.RUNNING,
+                    next_run_at=now + timedelta(hours=n + 1),
+                )
+            )
+        step = timedelta(days=HISTORY_DAYS) / attempt_total
+        with connection.cursor() as cursor:
+            attempt_rows, delivery_rows = [], []
+            for index in range(attempt_total):
+                mailing = mailings[index % MAILINGS]
+                at = now - timedelta(days=HISTORY_DAYS) + step * index
+                running = index >= attempt_total - 3
+                outcomes = []
+                for k in range(per_run):
+                    client = clients[(index * 7 + k) % CLIENTS]
+                    if running and k % 2:
+                        outcomes.append((client, "pending", "", None))
+                    elif rng.random() < 0.9:
+                        outcomes.append((client, "accepted", "250 OK", at + timedelta(seconds=k)))
+                    else:
+                        reply = rng.choice(FAILURE_REPLIES)
+                        outcomes.append((client, "failed", reply, at + timedelta(seconds=k)))
+                accepted = sum(1 for o in outcomes if o[1] == "accepted")
+                failed = sum(1 for o in outcomes if o[1] == "failed")
+                status = "running" if running else ("success" if accepted else "failure")
+                attempt_id = index + 1
+                attempt_rows.append(
+                    (
+                        attempt_id,
+                        mailing.pk,
+                        adapt(at),
+                        status,
+                        "" if accepted else "Every recipient was refused",
+                        adapt(at),
+                        None if running else adapt(at + timedelta(seconds=per_run)),
+                        accepted,
+                        failed,
+                        per_run - accepted - failed,
+                    )
+                )
+                for client, outcome, reply, sent_at in outcomes:
+                    delivery_rows.append(
+                        (
+                            attempt_id,
+                            mailing.pk,
+                            user.pk,
+                            client.pk,
+                            client.email,
+                            outcome,
+                            reply,
+                            0 if outcome == "pending" else 1,
+                            adapt(sent_at) if sent_at else None,
+                        )
+                    )
+                if len(delivery_rows) >= 50_000 or index == attempt_total - 1:
+                    cursor.executemany(
+                        "INSERT INTO core_attempt (id, mailing_id, attempted_at, status,"
+                        " server_response, slot_at, finished_at, accepted_count, failed_count,"
+                        " pending_count) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        attempt_rows,
+                    )
+                    cursor.executemany(
+                        "INSERT INTO core_delivery (attempt_id, mailing_id, owner_id, client_id,"
+                        " email, status, reply, tries, sent_at)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        delivery_rows,
+                    )
+                    attempt_rows, delivery_rows = [], []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('core_attempt', 'id'), MAX(id))"
+                " FROM core_attempt"
+            )
+            # What autovacuum does soon after a bulk load: statistics and the visibility map
+            # (without which no index-only scan is possible).
+            cursor.execute("VACUUM ANALYZE")
+
+
+def measure(repeat: int) -> dict:
+    """Median time and query count of each page, for the user of the benchmark."""
+    from django.db import connection
+    from django.test import Client as HttpClient
+    from django.test.utils import CaptureQueriesContext
+
+    from core.models import Attempt, Delivery, User
+
+    client = HttpClient()
+    client.force_login(User.objects.get(email="bench@example.com"))
+    results = {
+        "attempts": Attempt.objects.count(),
+        "deliveries": Delivery.objects.count(),
+        "pages": {},
+    }
+    for name, (url, headers) in PAGES.items():
+        for _ in range(3):
+            assert client.get(url, headers=headers).status_code == 200
+        timings = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            response = client.get(url, headers=headers)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url, headers=headers)
+        results["pages"][name] = {
+            "median_ms": statistics.median(timings),
+            "max_ms": max(timings),
+            "queries": len(queries),
+        }
+    return results
+
+
+def run_volume(volume: str, args: argparse.Namespace) -> dict:
+    """One volume in a process of its own: Django is set up once per process, per database."""
+    command = [sys.executable, __file__, "--volume", volume, "--repeat", str(args.repeat)]
+    if args.rebuild:
+        command.append("--rebuild")
+    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=BASE_DIR)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=15, help="timed requests per page")
+    parser.add_argument("--rebuild", action="store_true", help="regenerate the databases")
+    parser.add_argument("--volume", choices=VOLUMES, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.volume:
+        url = os.environ.get("BENCH_DATABASE_URL")
+        setup_django(url.format(volume=args.volume) if url else None, args.volume)
+        from django.core.management import call_command
+
+        from core.models import Delivery
+
+        call_command("migrate", verbosity=0)
+        attempts, deliveries = VOLUMES[args.volume]
+        if args.rebuild or Delivery.objects.count() != deliveries:
+            started = time.perf_counter()
+            build(attempts, deliveries)
+            print(f"built {args.volume} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        print(json.dumps(measure(args.repeat)))
+        return
+
+    results = {volume: run_volume(volume, args) for volume in VOLUMES}
+    small, large = results["small"], results["large"]
+    print(
+        f"small: {small['attempts']:,} runs, {small['deliveries']:,} deliveries; "
+        f"large: {large['attempts']:,} runs, {large['deliveries']:,} deliveries"
+    )
+    print(f"{'page':<26}{'small ms':>10}{'large ms':>10}{'ratio':>8}{'queries':>10}")
+    for name in PAGES:
+        s, g = small["pages"][name], large["pages"][name]
+        ratio = g["median_ms"] / s["median_ms"]
+        queries = f"{s['queries']}/{g['queries']}"
+        print(f"{name:<26}{s['median_ms']:>10.1f}{g['median_ms']:>10.1f}{ratio:>8.2f}{queries:>10}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The per-mailing report: its runs, failures explained, and the CSV of every recipient."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from core import selectors
+from tests.mailing_runs import ACCEPTED, FAILED, PENDING, make_mailing, record_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def mailing_with_runs(user):
+    now = timezone.now()
+    mailing = make_mailing(user, subject="Weekly news")
+    record_run(
+        mailing,
+        {
+            "ann@example.com": (ACCEPTED, "250 OK"),
+            "bob@example.com": (FAILED, "550 No such user"),
+            "cid@example.com": (FAILED, '=HYPERLINK("http://evil")'),
+        },
+        at=now - timedelta(days=7),
+    )
+    record_run(
+        mailing,
+        {
+            "ann@example.com": (FAILED, "421 Try again later"),
+            "bob@example.com": (FAILED, "550 No such user"),
+            "cid@example.com": (PENDING, ""),
+        },
+        at=now - timedelta(minutes=5),
+        server_response="Refused",
+    )
+    return mailing
+
+
+def test_the_report_counts_each_run_from_the_ledger(mailing_with_runs):
+    report = selectors.mailing_report(mailing=mailing_with_runs)
+
+    assert report.run_count == 2
+    assert [(r.accepted, r.failed, r.pending) for r in report.runs] == [(0, 2, 1), (1, 2, 0)]
+    assert (report.accepted, report.failed, report.pending) == (1, 4, 1)
+
+
+def test_the_report_ranks_failure_replies_and_lists_failed_recipients(mailing_with_runs):
+    report = selectors.mailing_report(mailing=mailing_with_runs)
+
+    assert report.top_failure_replies[0] == ("550 No such user", 2)
+    assert sorted(report.top_failure_replies[1:]) == [
+        ("421 Try again later", 1),
+        ('=HYPERLINK("http://evil")', 1),
+    ]
+    failed = [(d.email, d.reply) for d in report.failed_deliveries]
+    assert len(failed) == 4
+    assert ("ann@example.com", "421 Try again later") in failed
+
+
+def test_the_report_fragment_for_htmx_and_a_page_without_it(
+    user_client, htmx_client, mailing_with_runs
+):
+    url = reverse("mailing-report", args=[mailing_with_runs.pk])
+
+    fragment = htmx_client.get(url).content.decode()
+    page = user_client.get(url).content.decode()
+
+    assert fragment.lstrip().startswith('<section id="mailing-report"')
+    assert "<html" not in fragment
+    assert "<html" in page and 'id="mailing-report"' in page
+    assert 'data-testid="report-failed">4<' in fragment
+    assert "550 No such user" in fragment
+    assert "&quot;http://evil&quot;" in fragment  # escaped, never markup
+    assert reverse("mailing-report-csv", args=[mailing_with_runs.pk]) in fragment
+
+
+def test_a_mailing_that_never_ran_says_so(user, htmx_client):
+    mailing = make_mailing(user)
+
+    html = htmx_client.get(reverse("mailing-report", args=[mailing.pk])).content.decode()
+
+    assert 'data-testid="report-no-runs"' in html
+
+
+def test_the_csv_lists_every_recipient_of_every_run(user_client, mailing_with_runs):
+    response = user_client.get(reverse("mailing-report-csv", args=[mailing_with_runs.pk]))
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == [
+        "Run started",
+        "Run status",
+        "Recipient",
+        "Delivery status",
+        "Server reply",
+        "Tries",
+        "Sent at",
+    ]
+    body = rows[1:]
+    assert len(body) == 6
+    assert [(r[2], r[3], r[4]) for r in body[:3]] == [
+        ("ann@example.com", "Accepted", "250 OK"),
+        ("bob@example.com", "Failed", "550 No such user"),
+        # A reply that a spreadsheet would run as a formula is quoted.
+        ("cid@example.com", "Failed", '\'=HYPERLINK("http://evil")'),
+    ]
+    assert body[5][3] == "Pending" and body[5][6] == ""
+    assert {r[1] for r in body[3:]} == {"In progress"}
+
+
+def test_another_users_report_and_csv_are_not_found(user_client, other_user):
+    theirs = make_mailing(other_user)
+    record_run(theirs, {"x@example.com": (FAILED, "550")}, at=timezone.now())
+
+    assert user_client.get(reverse("mailing-report", args=[theirs.pk])).status_code == 404
+    assert user_client.get(reverse("mailing-report-csv", args=[theirs.pk])).status_code == 404
+
+
+def test_the_report_needs_the_same_queries_at_any_volume(
+    user, htmx_client, django_assert_num_queries
+):
+    mailing = make_mailing(user)
+    url = reverse("mailing-report", args=[mailing.pk])
+    now = timezone.now()
+
+    def add_runs(count: int, recipients: int) -> None:
+        for index in range(count):
+            record_run(
+                mailing,
+                {
+                    f"r{n}@example.com": (FAILED if n % 3 else ACCEPTED, f"5{n % 4}0")
+                    for n in range(recipients)
+                },
+                at=now - timedelta(hours=index + mailing.attempts.count() * 10),
+            )
+
+    add_runs(2, 3)
+    with django_assert_num_queries(REPORT_QUERIES):
+        htmx_client.get(url)
+    add_runs(30, 40)
+    with django_assert_num_queries(REPORT_QUERIES):
+        htmx_client.get(url)
+
+
+# Session, user, the mailing, then the latest runs, their counts, the totals, the run count,
+# the top replies and the failed recipients.
+REPORT_QUERIES = 9
