@@ -171,6 +171,9 @@ class AttemptTable(tables.Table):
             "server_response",
         ]
         order_by = "-attempted_at"
+        # The dashboard boosts its links itself (they target #attempt-table), so this table
+        # uses the plain Bootstrap template rather than the lists' htmx one.
+        template_name = "django_tables2/bootstrap5-responsive.html"
         empty_text = _("No runs yet.")
         attrs = {"class": "table table-sm align-middle mb-0", "id": "attempt-table-grid"}
         row_attrs = {"data-status": lambda record: record.status}
