@@ -147,7 +147,10 @@ class AttemptTable(tables.Table):
 
     attempted_at = tables.DateTimeColumn(verbose_name=_("When"), format="SHORT_DATETIME_FORMAT")
     mailing = tables.Column(
-        verbose_name=_("Mailing"), accessor="mailing__message__subject", orderable=False
+        verbose_name=_("Mailing"),
+        accessor="mailing__message__subject",
+        orderable=False,
+        linkify=("mailing-detail", {"pk": A("mailing_id")}),
     )
     status = tables.Column(verbose_name=_("Status"), orderable=False)
     accepted_count = tables.Column(verbose_name=_("Accepted"), orderable=False, attrs=NUMBER_ATTRS)

@@ -150,3 +150,15 @@ def test_the_report_needs_the_same_queries_at_any_volume(
 # Session, user, the mailing, then the latest runs, their counts, the totals, the run count,
 # the top replies and the failed recipients.
 REPORT_QUERIES = 9
+
+
+def test_the_mailing_page_loads_its_report_and_reloads_it_when_a_run_finishes(
+    user_client, mailing_with_runs
+):
+    page = user_client.get(reverse("mailing-detail", kwargs={"pk": mailing_with_runs.pk}))
+
+    html = page.content.decode()
+    report_url = reverse("mailing-report", kwargs={"pk": mailing_with_runs.pk})
+    assert f'hx-get="{report_url}"' in html
+    assert 'hx-trigger="load, mailingSent from:body"' in html
+    assert f'href="{report_url}"' in html  # without JavaScript, a link to the report page
