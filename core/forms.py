@@ -136,6 +136,7 @@ class MailingForm(forms.ModelForm):
         self.now = now
         # Only the user's own rows are valid choices: another user's id fails like a typo.
         self.fields["message"].queryset = selectors.message_list(user=owner)
+        self.fields["message"].empty_label = _("Choose a message")
         self.fields["clients"].queryset = selectors.client_list(user=owner)
         self.fields["clients"].widget = ClientPicker(search_url=search_url)
         self.fields["clients"].widget.choices = self.fields["clients"].choices
