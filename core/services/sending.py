@@ -769,12 +769,14 @@ class _Session:
                 _("The mail server refused the connection: %(reply)s")
                 % {"reply": f"{error.smtp_code} {_decode(error.smtp_error)}"}
             ) from None
-        except TimeoutError:
-            raise _Fatal(
-                _("No answer from the mail server at %(server)s within %(seconds)s s.")
-                % {"server": f"{host}:{port}", "seconds": f"{self.timeout:g}"}
-            ) from None
-        except (OSError, smtplib.SMTPException) as error:
+        except (TimeoutError, smtplib.SMTPServerDisconnected) as error:
+            if isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
+                raise _Fatal(
+                    _("No answer from the mail server at %(server)s within %(seconds)s s.")
+                    % {"server": f"{host}:{port}", "seconds": f"{self.timeout:g}"}
+                ) from None
+            raise _Fatal(_("The mail server closed the connection.")) from None
+        except OSError as error:
             raise _Fatal(
                 _("Cannot connect to the mail server at %(server)s: %(error)s")
                 % {"server": f"{host}:{port}", "error": error}
@@ -814,16 +816,18 @@ class _Session:
         """Run one smtplib call; turn a timeout or a lost connection into a stop of the run."""
         try:
             result = method(*args)
+        except smtplib.SMTPServerDisconnected as error:
+            self.close()
+            # smtplib reports a read that timed out as a disconnection.
+            if isinstance(error.__context__, TimeoutError):
+                raise self._timed_out() from None
+            raise _Dropped(_("The mail server closed the connection.")) from None
+        except smtplib.SMTPException:
+            raise  # a reply the caller reads (refusals, failed login)
         except TimeoutError:
             self.close()
-            raise _Fatal(
-                _("No answer from the mail server within %(seconds)s s.")
-                % {"seconds": f"{self.timeout:g}"}
-            ) from None
-        except smtplib.SMTPServerDisconnected:
-            self.close()
-            raise _Dropped(_("The mail server closed the connection.")) from None
-        except (ConnectionError, OSError) as error:
+            raise self._timed_out() from None
+        except OSError as error:
             self.close()
             raise _Fatal(
                 _("The connection to the mail server broke: %(error)s") % {"error": error}
@@ -831,6 +835,12 @@ class _Session:
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int):
             return result[0], _decode(result[1])
         return result
+
+    def _timed_out(self) -> "_Fatal":
+        return _Fatal(
+            _("No answer from the mail server within %(seconds)s s.")
+            % {"seconds": f"{self.timeout:g}"}
+        )
 
     def close(self) -> None:
         smtp, self.smtp = self.smtp, None

@@ -56,7 +56,7 @@ def faulty(settings) -> Iterator[FaultySmtpServer]:
 
 @pytest.fixture
 def make_mailing(db):
-    """Build a mailing of `user`'s message to `count` clients, due now unless told otherwise."""
+    """Build a mailing of `owner`'s message to clients `first`..`first + count - 1`, due now."""
 
     def make(
         owner: User,
@@ -68,6 +68,7 @@ def make_mailing(db):
         end_at=None,
         periodicity: str = "daily",
         names: list[str] | None = None,
+        first: int = 0,
     ) -> Mailing:
         now = timezone.now()
         start_at = start_at or now - timedelta(minutes=1)
@@ -80,15 +81,18 @@ def make_mailing(db):
             periodicity=periodicity,
             next_run_at=start_at,
         )
+        known = {c.email: c for c in Client.objects.filter(owner=owner)}
         clients = Client.objects.bulk_create(
             Client(
                 owner=owner,
                 email=f"client{n}@example.com",
-                full_name=(names[n] if names else f"Клиент Номер {n}"),
+                full_name=(names[n - first] if names else f"Клиент Номер {n}"),
             )
-            for n in range(count)
+            for n in range(first, first + count)
+            if f"client{n}@example.com" not in known
         )
-        mailing.clients.add(*clients)
+        wanted = {f"client{n}@example.com" for n in range(first, first + count)}
+        mailing.clients.add(*clients, *(c for e, c in known.items() if e in wanted))
         return mailing
 
     return make
