@@ -63,7 +63,7 @@ def make_mailing(db):
         *,
         count: int = 3,
         subject: str = "Весенняя распродажа",
-        body: str = "Здравствуйте!\nСкидки до 50%.\n.точка в начале строки\n",
+        body: str = "Здравствуйте!\nСкидки до 50%.\n.точка в начале строки\n",  # noqa: RUF001 - Russian text
         start_at=None,
         end_at=None,
         periodicity: str = "daily",

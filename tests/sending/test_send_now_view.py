@@ -76,9 +76,7 @@ def test_send_now_is_post_only(user_client, make_mailing, user):
     assert not Attempt.objects.exists()
 
 
-def test_send_now_of_another_users_mailing_is_not_found(
-    user_client, make_mailing, other_user
-):
+def test_send_now_of_another_users_mailing_is_not_found(user_client, make_mailing, other_user):
     theirs = make_mailing(other_user, count=1)
 
     response = user_client.post(reverse("mailing-send", kwargs={"pk": theirs.pk}))

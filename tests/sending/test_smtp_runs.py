@@ -42,9 +42,7 @@ def parsed(message) -> email.message.EmailMessage:
 # --- What goes out ---------------------------------------------------------------------------
 
 
-def test_each_client_gets_their_own_message_with_date_message_id_and_utf8(
-    sink, make_mailing, user
-):
+def test_each_client_gets_their_own_message_with_date_message_id_and_utf8(sink, make_mailing, user):
     mailing = make_mailing(user, count=3, names=["Анна Петрова", "Boris O'Neil, Jr.", ""])
 
     run_due()
@@ -62,7 +60,10 @@ def test_each_client_gets_their_own_message_with_date_message_id_and_utf8(
         assert letter["Subject"] == "Весенняя распродажа"
         assert str(letter["From"]) == "Магазин <shop@example.com>"
         assert letter["Date"].datetime is not None
-        assert letter.get_content().replace("\r\n", "\n") == "Здравствуйте!\nСкидки до 50%.\n.точка в начале строки\n"
+        assert (
+            letter.get_content().replace("\r\n", "\n")
+            == "Здравствуйте!\nСкидки до 50%.\n.точка в начале строки\n"  # noqa: RUF001 - Russian text
+        )
     message_ids = {letter["Message-ID"] for letter in letters.values()}
     assert len(message_ids) == 3 and all(mid.startswith("<") for mid in message_ids)
     assert {m.mail_from for m in sink.messages} == {"shop@example.com"}
@@ -141,9 +142,7 @@ def test_the_ledger_records_when_each_recipient_was_accepted_and_the_reply(
 # --- Replies about one recipient -------------------------------------------------------------
 
 
-def test_550_for_one_recipient_is_recorded_and_the_others_still_go_out(
-    faulty, make_mailing, user
-):
+def test_550_for_one_recipient_is_recorded_and_the_others_still_go_out(faulty, make_mailing, user):
     faulty.configure(reject_recipients={"client1@example.com"})
     mailing = make_mailing(user, count=5)
 
@@ -214,7 +213,9 @@ def assert_run_stopped_cleanly(mailing: Mailing, out: str, *, says: str) -> Atte
     assert attempt.status == "failure"
     assert says in attempt.server_response
     assert attempt.finished_at is not None
-    assert attempt.pending_count == Delivery.objects.filter(mailing=mailing, status="pending").count()
+    assert (
+        attempt.pending_count == Delivery.objects.filter(mailing=mailing, status="pending").count()
+    )
     assert attempt.accepted_count == 0 and attempt.pending_count == 3
     assert f"attempt {attempt.pk}: failure, sent 0, failed 0, pending 3" in out
     return attempt
@@ -243,7 +244,9 @@ def test_421_on_connect_stops_the_run_with_the_servers_reply(faulty, make_mailin
 
 
 def test_a_refused_connection_stops_the_run(make_mailing, user, settings):
-    settings.MAILERS = mailers_for(type("Closed", (), {"host": "127.0.0.1", "port": refused_port()}))
+    settings.MAILERS = mailers_for(
+        type("Closed", (), {"host": "127.0.0.1", "port": refused_port()})
+    )
     mailing = make_mailing(user)
 
     out = run_due()
