@@ -493,6 +493,8 @@ class _Run:
         self.stop = threading.Event()
         self.fatal_reply = ""
         self.lease_renewed_at = time.monotonic()
+        self.progress_interval = min(0.5, self.lease_seconds / 4)
+        self.unsaved_accepted = self.unsaved_failed = 0
 
     # The main thread.
 
@@ -597,6 +599,12 @@ class _Run:
             failed += status == Delivery.Status.FAILED
             sent_at = now if status == Delivery.Status.ACCEPTED else None
             tried.append((status, result.reply[:_REPLY_LIMIT], sent_at, result.work.delivery_id))
+        self.unsaved_accepted += accepted
+        self.unsaved_failed += failed
+        # The run's counters and lease are written at most a few times a second; the ledger
+        # lines always. A lease is lost only after `SENDING_LEASE_SECONDS` without renewal,
+        # so the first write after a stall that long checks it.
+        progress_due = time.monotonic() - self.lease_renewed_at >= self.progress_interval
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 if tried:
@@ -606,6 +614,10 @@ class _Run:
                         f"WHERE id = %s AND status = '{Delivery.Status.PENDING}'",
                         tried,
                     )
+                if not progress_due:
+                    return
+                accepted, failed = self.unsaved_accepted, self.unsaved_failed
+                self.unsaved_accepted = self.unsaved_failed = 0
                 cursor.execute(
                     f"UPDATE {Attempt._meta.db_table} "  # noqa: S608 - model table name
                     "SET accepted_count = accepted_count + %s, "
