@@ -578,9 +578,10 @@ class _Run:
             )
             if not rows:
                 return
+            last_id = rows[-1][0]
             for delivery_id, email, name in rows:
                 yield _Work(delivery_id=delivery_id, email=email, name=name or "")
-            last_id = rows[-1][0]
+            del rows  # before the next batch is fetched: one batch in memory at a time
 
     def _record(self, batch: list[_Result]) -> None:
         """Write a batch of results in one transaction, renew the lease, then release workers."""
