@@ -4,6 +4,7 @@ and what happens when the mail server is slow, refuses, drops or talks nonsense.
 import email
 import email.policy
 import time
+from email.header import decode_header, make_header
 
 import pytest
 from django.core.management import call_command
@@ -70,6 +71,21 @@ def test_each_client_gets_their_own_message_with_date_message_id_and_utf8(sink, 
     attempt = Attempt.objects.get(mailing=mailing)
     assert (attempt.status, attempt.accepted_count, attempt.failed_count) == ("success", 3, 0)
     assert attempt.server_response.startswith("250")
+
+
+def test_a_long_cyrillic_name_is_folded_into_encoded_words_that_decode_back(
+    sink, make_mailing, user
+):
+    name = "Константин Константинопольский-Переславский Александрович"
+    make_mailing(user, count=1, names=[name])
+
+    run_due()
+
+    (message,) = sink.messages
+    raw_to = email.message_from_bytes(message.content, policy=email.policy.compat32)["To"]
+    assert all(len(line) <= 78 for line in raw_to.split("\r\n"))
+    # RFC 2047 decoding (email.header): whitespace between encoded-words is not content.
+    assert str(make_header(decode_header(raw_to))) == f"{name} <client0@example.com>"
 
 
 def test_a_name_cannot_inject_headers(sink, make_mailing, user):
