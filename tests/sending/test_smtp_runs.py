@@ -8,6 +8,7 @@ from email.header import decode_header, make_header
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from core.models import Attempt, Delivery, Mailing
 from core.services import sending
@@ -337,3 +338,25 @@ def test_the_command_exits_0_when_a_run_fails_and_says_so(faulty, make_mailing, 
     out = run_due()  # call_command raises on a non-zero exit
 
     assert "failure" in out
+
+
+def test_a_sender_that_lost_its_lease_stops_and_leaves_the_run_to_its_new_owner(
+    make_mailing, user, settings
+):
+    settings.EMAIL_CONCURRENCY = 1
+    mailing = make_mailing(user, count=20)
+    attempt = sending._attempt_claim_due(now=timezone.now())
+    # Another sender takes the run over, as if this one had stalled past its lease.
+    Attempt.objects.filter(pk=attempt.pk).update(lease_token="someone-else")
+
+    with SmtpSink(delay=0.1) as server:
+        settings.MAILERS = mailers_for(server)
+        sending.attempt_run(attempt=attempt)
+
+        # It notices at its next lease renewal, within half a second, and sends no more.
+        assert 1 <= len(server.messages) <= 8
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.finished_at) == ("running", None)
+    assert Delivery.objects.filter(mailing=mailing, status="accepted").count() == len(
+        server.messages
+    )
