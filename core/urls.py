@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from core.views import clients, dashboard, mailings, messages, reports, validation
+from core.views import clients, dashboard, mailings, messages, reports, sending, validation
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -26,4 +26,5 @@ urlpatterns = [
     path("mailings/<int:pk>/attempts/", mailings.mailing_attempts, name="mailing-attempts"),
     path("mailings/<int:pk>/report/", reports.mailing_report, name="mailing-report"),
     path("mailings/<int:pk>/report.csv", reports.mailing_report_csv, name="mailing-report-csv"),
+    path("mailings/<int:pk>/send/", sending.mailing_send, name="mailing-send"),
 ]

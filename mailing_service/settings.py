@@ -4,11 +4,14 @@ Every variable is documented in `.env.example`. With DEBUG off the service refus
 a real SECRET_KEY and ALLOWED_HOSTS.
 """
 
+import os
+import shlex
 from pathlib import Path
 
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from mailing_service.cron import cron_command_prefix
 from mailing_service.settings_errors import SettingsError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -186,6 +189,31 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mailing service <nor
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # SMTP connections one mailing run may use at once.
 EMAIL_CONCURRENCY = _env(env.int, "EMAIL_CONCURRENCY", default=4)
+# Tries per recipient and run when the server answers 4xx (try again later), and the first
+# back-off between them in seconds (it doubles); recipients still refused wait for the next run.
+EMAIL_RETRIES = _env(env.int, "EMAIL_RETRIES", default=3)
+EMAIL_RETRY_DELAY = _env(env.float, "EMAIL_RETRY_DELAY", default=2.0)
+# A run whose sender stopped renewing its lease for this long (killed, host gone) is taken over
+# by the next `send_mailings`.
+SENDING_LEASE_SECONDS = _env(env.float, "SENDING_LEASE_SECONDS", default=60.0)
+# A mailing due when saved, and "send now", go out from a detached `send_mailings` process.
+SENDING_START_DETACHED = True
+
+# Cron (django-crontab): `python manage.py crontab add | show | remove`. Cron starts jobs with
+# an almost empty environment, so the job changes into the project, gets the variables this
+# process was configured with (the rest comes from .env) and appends its output to var/log/.
+CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
+CRONTAB_COMMENT = f"mailing_service send_mailings ({BASE_DIR})"
+CRONTAB_COMMAND_PREFIX = cron_command_prefix(environ=os.environ, base_dir=BASE_DIR)
+CRONJOBS = [
+    (
+        "* * * * *",
+        "django.core.management.call_command",
+        ["send_mailings"],
+        {},
+        f">> {shlex.quote(str(VAR_DIR / 'log' / 'send_mailings.log'))} 2>&1",
+    ),
+]
 
 # Security: secure defaults; what needs HTTPS in front is switched on from the environment.
 SECURE_SSL_REDIRECT = _env(env.bool, "SECURE_SSL_REDIRECT", default=False)

@@ -368,7 +368,7 @@ class FaultySmtpServer(_BackgroundServer):
     def _run(self) -> None:
         try:
             asyncio.run(self._serve())
-        except BaseException as error:  # noqa: BLE001 - reported to start()
+        except BaseException as error:  # reported to start()
             self._startup_error = error
             self._ready.set()
 

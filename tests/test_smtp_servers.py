@@ -1,5 +1,6 @@
 """Tests for the loopback SMTP servers, driven by the standard library's smtplib client."""
 
+import contextlib
 import smtplib
 import socket
 import threading
@@ -96,7 +97,7 @@ def test_sink_with_delay_serves_8_concurrent_connections_in_about_one_delay():
                 client.ehlo()
                 start_together.wait()
                 client.sendmail(SENDER, [f"client{number}@client.test"], MESSAGE)
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as error:  # reported by the assertion below
             errors.append(error)
 
     with SmtpSink(delay=delay) as sink:
@@ -464,10 +465,8 @@ def test_server_stops_within_a_second_while_a_client_is_still_connected(make_ser
 
 
 def _mail_ignoring_errors(client: smtplib.SMTP) -> None:
-    try:
+    with contextlib.suppress(smtplib.SMTPException, OSError):
         client.mail(SENDER)
-    except (smtplib.SMTPException, OSError):
-        pass
 
 
 def test_refused_port_refuses_connections():

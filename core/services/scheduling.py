@@ -1,18 +1,58 @@
 """When mailings run: the schedule of a mailing after it is created or edited."""
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from core.models import Mailing
+from django.conf import settings
+from django.db import transaction
+
+from core.models import Attempt, Mailing
+from core.services import schedule, sending
+
+
+def mailing_next_run(*, mailing: Mailing, now: datetime) -> datetime | None:
+    """When `mailing` should run next as of `now`; None when no slot is left before its end.
+
+    The slot `now` falls in counts while no run served it yet, so a mailing whose window
+    contains `now` runs at once; a slot already served is never run twice.
+    """
+    tz = ZoneInfo(settings.TIME_ZONE)
+    if mailing.end_at <= now:
+        return None
+    index = schedule.slot_index_at_or_before(
+        first=mailing.start_at, periodicity=mailing.periodicity, moment=now, tz=tz
+    )
+    if index is not None:
+        current = schedule.slot_at(
+            first=mailing.start_at, periodicity=mailing.periodicity, index=index, tz=tz
+        )
+        served = mailing.pk and Attempt.objects.filter(mailing=mailing, slot_at=current).exists()
+        if current < mailing.end_at and not served:
+            return current
+    return schedule.next_slot_after(
+        first=mailing.start_at,
+        periodicity=mailing.periodicity,
+        after=now,
+        end=mailing.end_at,
+        tz=tz,
+    )
 
 
 def mailing_schedule(*, mailing: Mailing, now: datetime) -> None:
     """Set when a new or edited mailing runs next; a window that contains `now` runs at once.
 
-    Every view that creates or edits a mailing calls this after saving it.
+    Every view that creates or edits a mailing calls this after saving it. A mailing due now
+    goes out from a detached sender started once the transaction commits, so the request
+    never waits on the mail server.
     """
-    if mailing.end_at <= now:
-        mailing.next_run_at = None
+    mailing.next_run_at = mailing_next_run(mailing=mailing, now=now)
+    if mailing.next_run_at is None:
         mailing.status = Mailing.Status.FINISHED
-    else:
-        mailing.next_run_at = max(mailing.start_at, now)
+    elif mailing.status == Mailing.Status.FINISHED:
+        # An edit that moved the end later brings a finished mailing back.
+        has_run = mailing.attempts.exists()
+        mailing.status = Mailing.Status.RUNNING if has_run else Mailing.Status.CREATED
     mailing.save(update_fields=["next_run_at", "status", "updated_at"])
+    if mailing.next_run_at is not None and mailing.next_run_at <= now:
+        mailing_id = mailing.pk
+        transaction.on_commit(lambda: sending.mailing_start_detached(mailing_id=mailing_id))

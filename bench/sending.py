@@ -1,0 +1,242 @@
+"""Benchmark of the sending engine: speed against Django's own sending, scaling with
+connections, and the sender's memory as the number of recipients grows.
+
+    .venv/bin/python bench/sending.py                  # the figures of README, ~2 minutes
+    .venv/bin/python bench/sending.py --quick          # smaller N, ~20 seconds
+    DATABASE_URL=postgres://... .venv/bin/python bench/sending.py   # on PostgreSQL
+
+It uses its own database (var/bench.sqlite3 by default, recreated each run; with
+DATABASE_URL, that database, which it flushes) and an aiosmtpd sink in a separate process,
+so the sink never competes with the sender for the GIL.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+os.environ["DJANGO_SETTINGS_MODULE"] = "mailing_service.settings_test"
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'bench.sqlite3'}")
+
+SUBJECT = "Весенняя распродажа в нашем магазине"
+BODY = "Здравствуйте!\n\nВсю неделю скидки до 50% на всё. Ждём вас.\n\n-- \nМагазин\n" * 3
+SENDER = "Магазин <shop@example.com>"
+
+SINK_CODE = """
+import sys
+sys.path.insert(0, {base!r})
+from tests.smtp_servers import SmtpSink
+with SmtpSink(delay={delay!r}) as sink:
+    sink._record = lambda message: None  # count nothing, keep nothing: a sink that only answers
+    print(sink.port, flush=True)
+    sys.stdin.read()
+"""
+
+
+class Sink:
+    """An aiosmtpd sink in its own process, answering each message after `delay` seconds."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+
+    def __enter__(self) -> "Sink":
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SINK_CODE.format(base=str(BASE_DIR), delay=self.delay)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.port = int(self.process.stdout.readline())
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+def setup_django(*, fresh: bool) -> None:
+    import django
+
+    database_url = os.environ["DATABASE_URL"]
+    if fresh and database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite://"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    django.setup()
+    from django.core.management import call_command
+
+    if fresh:
+        call_command("migrate", verbosity=0)
+        if not database_url.startswith("sqlite"):
+            call_command("flush", "--no-input", verbosity=0)
+
+
+def point_mailers_at(port: int, *, concurrency: int) -> None:
+    from django.conf import settings
+
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 30},
+        }
+    }
+    settings.DEFAULT_FROM_EMAIL = SENDER
+    settings.EMAIL_CONCURRENCY = concurrency
+
+
+def make_mailing(count: int):
+    """A mailing to `count` new clients of a new user (created in batches)."""
+    from django.utils import timezone
+
+    from core.models import Client, Mailing, Message, User
+
+    owner = User.objects.create_user(email=f"bench-{time.monotonic_ns()}@example.com")
+    message = Message.objects.create(owner=owner, subject=SUBJECT, body=BODY)
+    now = timezone.now()
+    mailing = Mailing.objects.create(
+        owner=owner,
+        message=message,
+        start_at=now,
+        end_at=now + timezone.timedelta(days=1),
+    )
+    through = Mailing.clients.through
+    for start in range(0, count, 5000):
+        clients = Client.objects.bulk_create(
+            Client(owner=owner, email=f"client{n}@example.com", full_name=f"Клиент Номер {n}")
+            for n in range(start, min(count, start + 5000))
+        )
+        through.objects.bulk_create(
+            through(mailing_id=mailing.pk, client_id=client.pk) for client in clients
+        )
+    return mailing
+
+
+def run_engine(mailing) -> float:
+    """Seconds for one run of the mailing by the engine, ledger writes included."""
+    from core.services import sending
+
+    started = time.perf_counter()
+    report = sending.mailing_send_now(mailing=mailing)
+    elapsed = time.perf_counter() - started
+    assert report.accepted == mailing.clients.count(), report
+    return elapsed
+
+
+def run_django(count: int) -> float:
+    """Seconds for Django's own backend to send the same letters over one connection."""
+    from django.core.mail import EmailMessage, mailers
+
+    started = time.perf_counter()
+    letters = [
+        EmailMessage(
+            subject=SUBJECT,
+            body=BODY,
+            from_email=SENDER,
+            to=[f"Клиент Номер {n} <client{n}@example.com>"],
+        )
+        for n in range(count)
+    ]
+    # mailers["default"] is Django 6.1's get_connection() (deprecated, with the same backend).
+    connection = mailers["default"]
+    sent = connection.send_messages(letters)
+    elapsed = time.perf_counter() - started
+    assert sent == count
+    return elapsed
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike getrusage, not inherited from the
+    parent across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
+def memory_child(mailing_id: int) -> dict:
+    """In a fresh process: peak memory of one run of a mailing the parent created."""
+    setup_django(fresh=False)
+    from core.models import Mailing
+
+    with Sink() as sink:
+        point_mailers_at(sink.port, concurrency=4)
+        run_engine(make_mailing(10))  # warm-up: translations, query compilation, imports
+        mailing = Mailing.objects.get(pk=mailing_id)
+        rss_before = peak_rss_mib()
+        tracemalloc.start()
+        run_engine(mailing)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return {"peak_mib": peak / 2**20, "rss_before_mib": rss_before, "max_rss_mib": peak_rss_mib()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=5000, help="recipients of the speed runs")
+    parser.add_argument("--slow-n", type=int, default=800, help="recipients of the 20 ms runs")
+    parser.add_argument("--memory", type=int, nargs=2, default=[1000, 50000])
+    parser.add_argument("--quick", action="store_true", help="N=1000, 200 and 1,000/10,000")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)  # a mailing id
+    args = parser.parse_args()
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child)))
+        return
+    if args.quick:
+        args.n, args.slow_n, args.memory = 1000, 200, [1000, 10000]
+
+    setup_django(fresh=True)
+    database = os.environ["DATABASE_URL"].split("://")[0]
+    print(f"database: {database}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+
+    print(f"\n1. One connection to a sink that answers at once, N={args.n:,}")
+    with Sink() as sink:
+        point_mailers_at(sink.port, concurrency=1)
+        run_django(200)  # warm-up: imports, DNS name, first connection
+        django_seconds = run_django(args.n)
+        engine_seconds = run_engine(make_mailing(args.n))
+    django_rate, engine_rate = args.n / django_seconds, args.n / engine_seconds
+    print(f"   Django send_messages():        {django_rate:8.0f} messages/s")
+    print(f"   engine, ledger included:       {engine_rate:8.0f} messages/s")
+    print(f"   ratio engine / Django:         {engine_rate / django_rate:8.2f}   (target >= 0.9)")
+
+    print(f"\n2. A sink that waits 20 ms before accepting each message, N={args.slow_n:,}")
+    rates = {}
+    with Sink(delay=0.02) as sink:
+        for connections in (1, 2, 4, 8):
+            point_mailers_at(sink.port, concurrency=connections)
+            rates[connections] = args.slow_n / run_engine(make_mailing(args.slow_n))
+            print(
+                f"   {connections} connection(s):  {rates[connections]:8.0f} messages/s"
+                f"   x{rates[connections] / rates[1]:.2f}"
+            )
+    print(f"   ratio 8 / 1 connections:       {rates[8] / rates[1]:8.2f}   (target >= 6)")
+
+    print("\n3. The sender's peak memory during a run (4 connections; a fresh process each)")
+    figures = []
+    for count in args.memory:
+        mailing = make_mailing(count)
+        output = subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(mailing.pk)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        figures.append(json.loads(output.strip().splitlines()[-1]))
+        print(
+            f"   N={count:>7,}: Python heap peak {figures[-1]['peak_mib']:5.2f} MiB,"
+            f" process max RSS {figures[-1]['rss_before_mib']:5.1f} MiB before the run,"
+            f" {figures[-1]['max_rss_mib']:5.1f} MiB after"
+        )
+    growth = figures[1]["peak_mib"] / figures[0]["peak_mib"]
+    sizes = f"N={args.memory[1]:,} / N={args.memory[0]:,}"
+    print(f"   heap peak ratio {sizes}: {growth:.2f}   (target ~1: no growth with N)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Send the mailings that are due (cron and the scheduler loop), or one mailing now."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from core.models import Attempt, Mailing
+from core.services import sending
+
+
+class Command(BaseCommand):
+    help = (
+        "Send every mailing that is due, finishing runs whose sender vanished; "
+        "with --mailing ID, send that mailing now whatever its schedule."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--mailing", type=int, help="send this mailing now")
+        parser.add_argument(
+            "--if-due",
+            action="store_true",
+            help="with --mailing: only its due run, as the schedule says (a saved mailing)",
+        )
+        parser.add_argument(
+            "--attempt", type=int, help="send a run opened by the 'send now' button"
+        )
+
+    def handle(self, *args, mailing: int | None, if_due: bool, attempt: int | None, **options):
+        if attempt is not None:
+            if not Attempt.objects.filter(pk=attempt).exists():
+                raise CommandError(f"No attempt {attempt}.")
+            reports = sending.mailings_send_due(attempt_id=attempt)
+        elif mailing is not None and if_due:
+            reports = sending.mailings_send_due(mailing_id=mailing)
+        elif mailing is not None:
+            found = Mailing.objects.select_related("message").filter(pk=mailing).first()
+            if found is None:
+                raise CommandError(f"No mailing {mailing}.")
+            reports = [sending.mailing_send_now(mailing=found)]
+        else:
+            reports = sending.mailings_send_due()
+        for report in reports:
+            self.stdout.write(
+                f"mailing {report.mailing_id} attempt {report.attempt_id}: {report.status}, "
+                f"sent {report.accepted}, failed {report.failed}, pending {report.pending}"
+                + (f" ({report.server_response})" if report.status != "success" else "")
+            )
+        if not reports:
+            self.stdout.write("No mailing is due.")

@@ -1,0 +1,49 @@
+"""Sending a mailing now, from its page."""
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import ngettext
+from django_htmx.http import trigger_client_event
+
+from core import selectors
+from core.services import sending
+
+
+def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open a run of the mailing now and let a detached sender send it; never waits on SMTP.
+
+    htmx gets an empty answer whose HX-Trigger says `mailingSent` and shows a toast; a plain
+    form post is redirected to the mailing's page.
+    """
+    # Looked up before the method check: another user's mailing is a 404 whatever the method.
+    mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+
+    attempt = sending.mailing_send_start(mailing=mailing)
+    transaction.on_commit(lambda: sending.mailing_start_detached(attempt_id=attempt.pk))
+    count = attempt.pending_count
+    text = ngettext(
+        "Sending to %(count)d recipient.", "Sending to %(count)d recipients.", count
+    ) % {"count": count}
+    level = "success" if count else "warning"
+
+    if request.htmx:
+        response = HttpResponse(status=204)
+        trigger_client_event(
+            response, "mailingSent", {"mailing": mailing.pk, "attempt": attempt.pk}
+        )
+        return trigger_client_event(response, "showMessage", {"text": text, "level": level})
+    messages.add_message(request, messages.SUCCESS if count else messages.WARNING, text)
+    return redirect(_mailing_page(mailing.pk))
+
+
+def _mailing_page(pk: int) -> str:
+    # The mailing pages come from the CRUD views; until they are there, the dashboard.
+    try:
+        return reverse("mailing-detail", kwargs={"pk": pk})
+    except NoReverseMatch:
+        return reverse("home")

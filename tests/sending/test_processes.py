@@ -1,0 +1,134 @@
+"""Several senders at once, a sender killed mid-run, and a mailing due when it is saved:
+real `send_mailings` processes sharing the test database (SQLite file or PostgreSQL)."""
+
+import os
+import signal
+import time
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from core.models import Attempt, Delivery, Mailing
+from core.services import sending
+from core.services.scheduling import mailing_schedule
+from tests.sending.conftest import mailers_for
+from tests.sending.processes import sender_environment, start_sender
+from tests.smtp_servers import SmtpSink
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def received(server) -> Counter:
+    return Counter(r for message in server.messages for r in message.recipients)
+
+
+def wait_for(condition, *, timeout: float, step: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(step)
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_concurrent_senders_send_every_recipient_exactly_once(make_mailing, user, processes):
+    # Runs long enough (30 recipients at 30 ms over 2 connections) for the senders to overlap.
+    mailings = [make_mailing(user, count=30, first=30 * n) for n in range(4)]
+    with SmtpSink(delay=0.03) as sink:
+        env = sender_environment(sink, SENDING_LEASE_SECONDS="30")
+        senders = [start_sender(env=env) for _ in range(processes)]
+        outputs = [sender.communicate(timeout=60)[0] for sender in senders]
+
+        assert [sender.returncode for sender in senders] == [0] * processes, outputs
+        counts = received(sink)
+    assert counts == Counter({f"client{n}@example.com": 1 for n in range(120)})
+    for mailing in mailings:
+        (attempt,) = Attempt.objects.filter(mailing=mailing)
+        assert (attempt.status, attempt.accepted_count) == ("success", 30)
+    # Every run was reported by exactly one of the senders.
+    lines = [line for output in outputs for line in output.splitlines() if "attempt" in line]
+    assert len(lines) == 4
+
+
+def test_a_sender_killed_mid_run_is_finished_by_the_next_one(make_mailing, user, settings):
+    mailing = make_mailing(user, count=30)
+    with SmtpSink(delay=0.05) as sink:
+        settings.MAILERS = mailers_for(sink)
+        env = sender_environment(sink, SENDING_LEASE_SECONDS="1")
+        sender = start_sender(env=env)
+        wait_for(
+            lambda: Attempt.objects.filter(mailing=mailing, accepted_count__gte=8).exists(),
+            timeout=30,
+        )
+        os.kill(sender.pid, signal.SIGKILL)
+        sender.wait()
+
+        attempt = Attempt.objects.get(mailing=mailing)
+        assert attempt.status == "running"
+        accepted_before = set(
+            Delivery.objects.filter(attempt=attempt, status="accepted").values_list(
+                "email", flat=True
+            )
+        )
+        assert 8 <= len(accepted_before) < 30
+        # The lease runs out a second after the killed sender's last heartbeat.
+        wait_for(lambda: timezone.now() > Attempt.objects.get().lease_expires_at, timeout=5)
+
+        call_command("send_mailings")
+
+        counts = received(sink)
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.accepted_count, attempt.pending_count) == ("success", 30, 0)
+    assert set(counts) == {f"client{n}@example.com" for n in range(30)}
+    # Recipients recorded before the kill never got a second message; at most the one message
+    # in flight on each of the two connections went twice.
+    assert all(counts[email] == 1 for email in accepted_before)
+    assert sum(counts.values()) - 30 <= 2
+
+
+def test_a_mailing_due_when_saved_goes_out_without_the_request_waiting(
+    make_mailing, user, settings, monkeypatch
+):
+    settings.SENDING_START_DETACHED = True
+    mailing = make_mailing(user, count=2)
+    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=None)
+    with SmtpSink(delay=0.5) as sink:
+        for name, value in sender_environment(sink).items():
+            monkeypatch.setenv(name, value)
+
+        started = time.monotonic()
+        with transaction.atomic():  # as the create view: save, then schedule
+            mailing_schedule(mailing=mailing, now=timezone.now())
+        returned_after = time.monotonic() - started
+
+        sending.detached_processes[-1].wait(timeout=30)
+        assert len(sink.messages) == 2
+    assert returned_after < 0.5  # less than the server takes to accept one message
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert (attempt.status, attempt.slot_at) == ("success", mailing.start_at)
+
+
+def test_send_now_returns_at_once_and_the_detached_sender_sends(
+    make_mailing, user, user_client, settings, monkeypatch
+):
+    settings.SENDING_START_DETACHED = True
+    mailing = make_mailing(user, count=2)
+    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=None)
+    with SmtpSink(delay=0.5) as sink:
+        for name, value in sender_environment(sink).items():
+            monkeypatch.setenv(name, value)
+
+        started = time.monotonic()
+        response = user_client.post(
+            reverse("mailing-send", kwargs={"pk": mailing.pk}), headers={"HX-Request": "true"}
+        )
+        returned_after = time.monotonic() - started
+
+        sending.detached_processes[-1].wait(timeout=30)
+        assert len(sink.messages) == 2
+    assert response.status_code == 204 and returned_after < 0.5
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert (attempt.status, attempt.slot_at, attempt.accepted_count) == ("success", None, 2)

@@ -1,0 +1,362 @@
+"""A run of a mailing against real SMTP servers on loopback: what is sent, what is recorded,
+and what happens when the mail server is slow, refuses, drops or talks nonsense."""
+
+import email
+import email.policy
+import time
+from email.header import decode_header, make_header
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from core.models import Attempt, Delivery, Mailing
+from core.services import sending
+from tests.sending.conftest import SMTP_TIMEOUT, mailers_for
+from tests.smtp_servers import SmtpSink, refused_port
+
+pytestmark = pytest.mark.django_db
+
+
+def run_due() -> str:
+    """`manage.py send_mailings` as cron runs it; returns what it printed."""
+    from io import StringIO
+
+    out = StringIO()
+    call_command("send_mailings", stdout=out)
+    return out.getvalue()
+
+
+def ledger(mailing: Mailing) -> dict[str, tuple[str, str]]:
+    """email -> (status, reply) of the mailing's only run."""
+    return {
+        email: (status, reply)
+        for email, status, reply in Delivery.objects.filter(mailing=mailing).values_list(
+            "email", "status", "reply"
+        )
+    }
+
+
+def parsed(message) -> email.message.EmailMessage:
+    return email.message_from_bytes(message.content, policy=email.policy.default)
+
+
+# --- What goes out ---------------------------------------------------------------------------
+
+
+def test_each_client_gets_their_own_message_with_date_message_id_and_utf8(sink, make_mailing, user):
+    mailing = make_mailing(user, count=3, names=["Анна Петрова", "Boris O'Neil, Jr.", ""])
+
+    run_due()
+
+    assert sorted(m.recipients for m in sink.messages) == [
+        ("client0@example.com",),
+        ("client1@example.com",),
+        ("client2@example.com",),
+    ]
+    letters = {m.recipients[0]: parsed(m) for m in sink.messages}
+    assert str(letters["client0@example.com"]["To"]) == "Анна Петрова <client0@example.com>"
+    assert letters["client1@example.com"]["To"].addresses[0].display_name == "Boris O'Neil, Jr."
+    assert str(letters["client2@example.com"]["To"]) == "client2@example.com"
+    for letter in letters.values():
+        assert letter["Subject"] == "Весенняя распродажа"
+        assert str(letter["From"]) == "Магазин <shop@example.com>"
+        assert letter["Date"].datetime is not None
+        assert (
+            letter.get_content().replace("\r\n", "\n")
+            == "Здравствуйте!\nСкидки до 50%.\n.точка в начале строки\n"  # noqa: RUF001 - Russian text
+        )
+    message_ids = {letter["Message-ID"] for letter in letters.values()}
+    assert len(message_ids) == 3 and all(mid.startswith("<") for mid in message_ids)
+    assert {m.mail_from for m in sink.messages} == {"shop@example.com"}
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert (attempt.status, attempt.accepted_count, attempt.failed_count) == ("success", 3, 0)
+    assert attempt.server_response.startswith("250")
+
+
+def test_a_long_cyrillic_name_is_folded_into_encoded_words_that_decode_back(
+    sink, make_mailing, user
+):
+    name = "Константин Константинопольский-Переславский Александрович"
+    make_mailing(user, count=1, names=[name])
+
+    run_due()
+
+    (message,) = sink.messages
+    raw_to = email.message_from_bytes(message.content, policy=email.policy.compat32)["To"]
+    assert all(len(line) <= 78 for line in raw_to.split("\r\n"))
+    # RFC 2047 decoding (email.header): whitespace between encoded-words is not content.
+    assert str(make_header(decode_header(raw_to))) == f"{name} <client0@example.com>"
+
+
+def test_a_name_cannot_inject_headers(sink, make_mailing, user):
+    make_mailing(user, count=1, names=["Eve\r\nBcc: victim@example.com"])
+
+    run_due()
+
+    (message,) = sink.messages
+    assert message.recipients == ("client0@example.com",)
+    assert parsed(message)["Bcc"] is None
+
+
+def test_one_connection_is_reused_for_the_whole_run(faulty, make_mailing, user, settings):
+    settings.EMAIL_CONCURRENCY = 1
+    make_mailing(user, count=5)
+
+    run_due()
+
+    assert len(faulty.messages) == 5
+    assert faulty.connection_count == 1
+
+
+def test_a_run_uses_several_connections_each_recipient_exactly_once(
+    faulty, make_mailing, user, settings
+):
+    settings.EMAIL_CONCURRENCY = 4
+    make_mailing(user, count=40)
+
+    run_due()
+
+    recipients = sorted(r for m in faulty.messages for r in m.recipients)
+    assert recipients == sorted(f"client{n}@example.com" for n in range(40))
+    assert faulty.connection_count == 4
+
+
+def test_the_sender_reconnects_when_the_server_drops_an_idle_connection(
+    faulty, make_mailing, user, settings
+):
+    # After the 550 the sender resets the transaction; the server answers 421 and hangs up.
+    settings.EMAIL_CONCURRENCY = 1
+    faulty.configure(reject_recipients={"client0@example.com"}, close_421_at="RSET")
+    mailing = make_mailing(user, count=4)
+
+    run_due()
+
+    assert sorted(r for m in faulty.messages for r in m.recipients) == [
+        "client1@example.com",
+        "client2@example.com",
+        "client3@example.com",
+    ]
+    assert faulty.connection_count == 2
+    assert ledger(mailing)["client0@example.com"][0] == "failed"
+
+
+def test_the_ledger_records_when_each_recipient_was_accepted_and_the_reply(
+    sink, make_mailing, user
+):
+    mailing = make_mailing(user, count=2)
+
+    run_due()
+
+    for delivery in Delivery.objects.filter(mailing=mailing):
+        assert delivery.status == "accepted"
+        assert delivery.sent_at is not None
+        assert delivery.reply == "250 2.0.0 Message accepted for delivery"
+        assert delivery.tries == 1
+        assert delivery.owner == user
+
+
+# --- Replies about one recipient -------------------------------------------------------------
+
+
+def test_550_for_one_recipient_is_recorded_and_the_others_still_go_out(faulty, make_mailing, user):
+    faulty.configure(reject_recipients={"client1@example.com"})
+    mailing = make_mailing(user, count=5)
+
+    out = run_due()
+
+    assert len(faulty.messages) == 4
+    status, reply = ledger(mailing)["client1@example.com"]
+    assert status == "failed" and reply.startswith("550 5.1.1")
+    assert Delivery.objects.get(email="client1@example.com").tries == 1  # never retried
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert attempt.status == "failure"
+    assert (attempt.accepted_count, attempt.failed_count, attempt.pending_count) == (4, 1, 0)
+    assert "550 5.1.1 <client1@example.com>" in attempt.server_response
+    assert f"mailing {mailing.pk} attempt {attempt.pk}: failure, sent 4, failed 1, pending 0" in out
+
+
+@pytest.mark.parametrize("stage", ["RCPT", "MESSAGE"])
+def test_451_is_retried_with_back_off_inside_the_run_until_accepted(
+    faulty, make_mailing, user, stage
+):
+    faulty.configure(defer_recipients={"client2@example.com": 2}, defer_at=stage)
+    mailing = make_mailing(user, count=3)
+
+    run_due()
+
+    assert len(faulty.messages_for("client2@example.com")) == 1
+    deferred = Delivery.objects.get(email="client2@example.com")
+    assert (deferred.status, deferred.tries) == ("accepted", 3)
+    assert Attempt.objects.get(mailing=mailing).status == "success"
+
+
+def test_451_beyond_the_retries_leaves_the_recipient_pending_for_the_next_run(
+    faulty, make_mailing, user, settings
+):
+    faulty.configure(defer_recipients={"client0@example.com": 10})
+    mailing = make_mailing(user, count=3)
+
+    run_due()
+
+    pending = Delivery.objects.get(email="client0@example.com")
+    assert (pending.status, pending.tries) == ("pending", settings.EMAIL_RETRIES)
+    assert pending.reply.startswith("451 4.7.1")
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert attempt.status == "failure"
+    assert (attempt.accepted_count, attempt.pending_count) == (2, 1)
+    assert "451 4.7.1" in attempt.server_response
+
+    faulty.configure()  # the server recovered; the next run sends to everyone again
+    sending.mailing_send_now(mailing=mailing)
+    assert len(faulty.messages_for("client0@example.com")) == 1
+
+
+def test_an_address_that_cannot_be_sent_fails_alone(sink, make_mailing, user):
+    mailing = make_mailing(user, count=2)
+    mailing.clients.filter(email="client0@example.com").update(email="клиент@example.com")
+
+    run_due()
+
+    assert ledger(mailing)["клиент@example.com"][0] == "failed"
+    assert [m.recipients for m in sink.messages] == [("client1@example.com",)]
+
+
+# --- Replies that stop the run ---------------------------------------------------------------
+
+
+def assert_run_stopped_cleanly(mailing: Mailing, out: str, *, says: str) -> Attempt:
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert attempt.status == "failure"
+    assert says in attempt.server_response
+    assert attempt.finished_at is not None
+    assert (
+        attempt.pending_count == Delivery.objects.filter(mailing=mailing, status="pending").count()
+    )
+    assert attempt.accepted_count == 0 and attempt.pending_count == 3
+    assert f"attempt {attempt.pk}: failure, sent 0, failed 0, pending 3" in out
+    return attempt
+
+
+@pytest.mark.parametrize("stage", ["CONNECT", "EHLO", "MAIL", "RCPT", "DATA", "MESSAGE"])
+def test_a_server_that_hangs_is_given_up_after_the_timeout(faulty, make_mailing, user, stage):
+    faulty.configure(hang_at=stage)
+    mailing = make_mailing(user, count=3)
+
+    started = time.monotonic()
+    out = run_due()
+
+    # Two connections hang at once; nothing waits much beyond one timeout.
+    assert time.monotonic() - started < SMTP_TIMEOUT * 3
+    assert_run_stopped_cleanly(mailing, out, says="No answer from the mail server")
+
+
+def test_421_on_connect_stops_the_run_with_the_servers_reply(faulty, make_mailing, user):
+    faulty.configure(close_421_at="CONNECT")
+    mailing = make_mailing(user)
+
+    out = run_due()
+
+    assert_run_stopped_cleanly(mailing, out, says="421 4.3.2 Service not available")
+
+
+def test_a_refused_connection_stops_the_run(make_mailing, user, settings):
+    settings.MAILERS = mailers_for(
+        type("Closed", (), {"host": "127.0.0.1", "port": refused_port()})
+    )
+    mailing = make_mailing(user)
+
+    out = run_due()
+
+    assert_run_stopped_cleanly(mailing, out, says="Cannot connect to the mail server")
+
+
+def test_failed_authentication_stops_the_run(make_mailing, user, settings):
+    with SmtpSink(username="shop", password="right") as server:
+        settings.MAILERS = mailers_for(server, username="shop", password="wrong")
+        mailing = make_mailing(user)
+
+        out = run_due()
+
+    assert_run_stopped_cleanly(mailing, out, says="535")
+
+
+def test_authentication_with_the_right_password_sends(make_mailing, user, settings):
+    with SmtpSink(username="shop", password="right") as server:
+        settings.MAILERS = mailers_for(server, username="shop", password="right")
+        make_mailing(user)
+
+        run_due()
+
+        assert len(server.messages) == 3
+
+
+def test_a_dropped_connection_during_data_stops_the_run(faulty, make_mailing, user):
+    faulty.configure(drop_during_data_after=10)
+    mailing = make_mailing(user)
+
+    out = run_due()
+
+    assert faulty.messages == []
+    assert_run_stopped_cleanly(mailing, out, says="closed the connection")
+
+
+@pytest.mark.parametrize("stage", ["CONNECT", "MAIL", "RCPT", "DATA", "MESSAGE"])
+def test_a_garbage_reply_stops_the_run(faulty, make_mailing, user, stage):
+    faulty.configure(garbage_at=stage)
+    mailing = make_mailing(user)
+
+    out = run_due()
+
+    assert_run_stopped_cleanly(mailing, out, says="Unintelligible reply")
+
+
+def test_a_failing_mailing_never_holds_up_the_others(faulty, make_mailing, user):
+    # One mailing's letter cannot even be built, another's recipients are all refused.
+    broken = make_mailing(user, count=1, subject="Line one\nBcc: everyone@example.com")
+    refused = make_mailing(user, count=2, first=1)
+    fine = make_mailing(user, count=2, first=3)
+    faulty.configure(reject_recipients={"client1@example.com", "client2@example.com"})
+    Mailing.objects.update(next_run_at=broken.next_run_at)
+
+    out = run_due()
+
+    assert Attempt.objects.get(mailing=broken).status == "failure"
+    assert Attempt.objects.get(mailing=refused).status == "failure"
+    assert Attempt.objects.get(mailing=fine).status == "success"
+    assert sorted(r for m in faulty.messages for r in m.recipients) == [
+        "client3@example.com",
+        "client4@example.com",
+    ]
+    assert len(out.strip().splitlines()) == 3
+
+
+def test_the_command_exits_0_when_a_run_fails_and_says_so(faulty, make_mailing, user):
+    faulty.configure(close_421_at="CONNECT")
+    make_mailing(user)
+
+    out = run_due()  # call_command raises on a non-zero exit
+
+    assert "failure" in out
+
+
+def test_a_sender_that_lost_its_lease_stops_and_leaves_the_run_to_its_new_owner(
+    make_mailing, user, settings
+):
+    settings.EMAIL_CONCURRENCY = 1
+    mailing = make_mailing(user, count=20)
+    attempt = sending._attempt_claim_due(now=timezone.now())
+    # Another sender takes the run over, as if this one had stalled past its lease.
+    Attempt.objects.filter(pk=attempt.pk).update(lease_token="someone-else")
+
+    with SmtpSink(delay=0.1) as server:
+        settings.MAILERS = mailers_for(server)
+        sending.attempt_run(attempt=attempt)
+
+        # It notices at its next lease renewal, within half a second, and sends no more.
+        assert 1 <= len(server.messages) <= 8
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.finished_at) == ("running", None)
+    assert Delivery.objects.filter(mailing=mailing, status="accepted").count() == len(
+        server.messages
+    )
