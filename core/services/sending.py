@@ -629,7 +629,8 @@ class _Run:
                 status = Delivery.Status.PENDING
             accepted += status == Delivery.Status.ACCEPTED
             failed += status == Delivery.Status.FAILED
-            sent_at = now if status == Delivery.Status.ACCEPTED else None
+            # When the recipient's outcome became final; the statistics count days by it.
+            sent_at = None if status == Delivery.Status.PENDING else now
             tried.append((status, result.reply[:_REPLY_LIMIT], sent_at, result.work.delivery_id))
         self.unsaved_accepted += accepted
         self.unsaved_failed += failed

@@ -168,7 +168,9 @@ def test_550_for_one_recipient_is_recorded_and_the_others_still_go_out(faulty, m
     assert len(faulty.messages) == 4
     status, reply = ledger(mailing)["client1@example.com"]
     assert status == "failed" and reply.startswith("550 5.1.1")
-    assert Delivery.objects.get(email="client1@example.com").tries == 1  # never retried
+    refused = Delivery.objects.get(email="client1@example.com")
+    assert refused.tries == 1  # never retried
+    assert refused.sent_at is not None  # the day it failed counts in the statistics
     attempt = Attempt.objects.get(mailing=mailing)
     assert attempt.status == "failure"
     assert (attempt.accepted_count, attempt.failed_count, attempt.pending_count) == (4, 1, 0)
@@ -201,6 +203,7 @@ def test_451_beyond_the_retries_leaves_the_recipient_pending_for_the_next_run(
 
     pending = Delivery.objects.get(email="client0@example.com")
     assert (pending.status, pending.tries) == ("pending", settings.EMAIL_RETRIES)
+    assert pending.sent_at is None
     assert pending.reply.startswith("451 4.7.1")
     attempt = Attempt.objects.get(mailing=mailing)
     assert attempt.status == "failure"
