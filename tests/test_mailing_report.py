@@ -160,5 +160,5 @@ def test_the_mailing_page_loads_its_report_and_reloads_it_when_a_run_finishes(
     html = page.content.decode()
     report_url = reverse("mailing-report", kwargs={"pk": mailing_with_runs.pk})
     assert f'hx-get="{report_url}"' in html
-    assert 'hx-trigger="load, mailingSent from:body"' in html
+    assert 'hx-trigger="load, mailingRunFinished from:body"' in html
     assert f'href="{report_url}"' in html  # without JavaScript, a link to the report page

@@ -9,12 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import trigger_client_event
 from django_tables2 import RequestConfig
 
 from core import selectors
 from core.filters import MailingFilter
 from core.forms import MailingForm
-from core.models import Mailing
+from core.models import Attempt, Mailing
 from core.services.scheduling import mailing_schedule
 from core.tables import MailingTable
 from core.views.modal import is_on_page, modal_done, partial_for
@@ -45,7 +46,7 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "object": mailing,
         "mailing": mailing,
         "recipient_count": mailing.clients.count(),
-        "attempts": mailing.attempts.all()[:ATTEMPTS_SHOWN],
+        **_attempts_context(mailing),
     }
     template = partial_for(request, "core/mailing/detail.html", "mailing-details")
     return TemplateResponse(request, template, context)
@@ -53,10 +54,23 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def mailing_attempts(request: HttpRequest, pk: int) -> HttpResponse:
-    """Only the attempts section of a mailing's page, for htmx to refresh."""
+    """Only the attempts section of a mailing's page, for htmx to refresh while a run goes on.
+
+    The section polls while a run is in progress; the answer that finds no run left in
+    progress fires `mailingRunFinished`, so the details and the report refresh once.
+    """
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
-    context = {"mailing": mailing, "attempts": mailing.attempts.all()[:ATTEMPTS_SHOWN]}
-    return TemplateResponse(request, "core/mailing/detail.html#mailing-attempts", context)
+    context = {"mailing": mailing, **_attempts_context(mailing)}
+    response = TemplateResponse(request, "core/mailing/detail.html#mailing-attempts", context)
+    if request.GET.get("polling") and not context["run_in_progress"]:
+        trigger_client_event(response, "mailingRunFinished")
+    return response
+
+
+def _attempts_context(mailing: Mailing) -> dict:
+    attempts = list(mailing.attempts.all()[:ATTEMPTS_SHOWN])
+    running = any(attempt.status == Attempt.Status.RUNNING for attempt in attempts)
+    return {"attempts": attempts, "run_in_progress": running}
 
 
 @require_http_methods(["GET", "POST"])

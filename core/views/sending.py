@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import NoReverseMatch, reverse
 from django.utils.translation import ngettext
 from django_htmx.http import trigger_client_event
 
@@ -38,12 +37,4 @@ def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return trigger_client_event(response, "showMessage", {"text": text, "level": level})
     messages.add_message(request, messages.SUCCESS if count else messages.WARNING, text)
-    return redirect(_mailing_page(mailing.pk))
-
-
-def _mailing_page(pk: int) -> str:
-    # The mailing pages come from the CRUD views; until they are there, the dashboard.
-    try:
-        return reverse("mailing-detail", kwargs={"pk": pk})
-    except NoReverseMatch:
-        return reverse("home")
+    return redirect("mailing-detail", pk=mailing.pk)

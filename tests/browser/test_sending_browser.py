@@ -1,0 +1,85 @@
+"""Watching a mailing go out in a real browser, sent by the real engine to a real SMTP server."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from core.models import Client, Mailing, Message
+from core.services import sending
+from tests.sending.conftest import mailers_for
+from tests.smtp_servers import FaultySmtpServer, SmtpSink
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def weekly(user):
+    now = timezone.now()
+    message = Message.objects.create(owner=user, subject="Новости недели", body="Здравствуйте!")
+    mailing = Mailing.objects.create(
+        owner=user,
+        message=message,
+        start_at=now + timedelta(days=1),
+        end_at=now + timedelta(days=60),
+        periodicity="weekly",
+        next_run_at=now + timedelta(days=1),
+    )
+    mailing.clients.set(
+        Client.objects.create(owner=user, email=f"{name}@example.com", full_name=name.title())
+        for name in ("ann", "bob", "cid")
+    )
+    return mailing
+
+
+def test_send_now_shows_the_run_going_out_on_the_mailing_page(
+    signed_in_page, weekly, settings, monkeypatch
+):
+    page = signed_in_page
+    with SmtpSink(delay=0.2) as sink:
+        # The detached sender is a separate process: it reads the mail server from its environment.
+        settings.SENDING_START_DETACHED = True
+        monkeypatch.setenv("EMAIL_HOST", sink.host)
+        monkeypatch.setenv("EMAIL_PORT", str(sink.port))
+        page.goto(f"/mailings/{weekly.pk}/")
+        expect(page.get_by_test_id("no-attempts")).to_be_visible()
+        page.evaluate("window.__samePage = true")
+
+        page.get_by_test_id("send-now").click()
+
+        expect(page.locator(".toast-body")).to_contain_text("Sending to 3 recipients.")
+        attempt = page.get_by_test_id("attempt").first
+        expect(attempt).to_contain_text("Success", timeout=20_000)
+        expect(attempt.locator("td").nth(2)).to_have_text("3")  # accepted
+        # The run's end refreshed the details and the report too, still without a reload.
+        expect(page.get_by_test_id("status")).to_have_text("Running")
+        expect(page.get_by_test_id("mailing-report")).to_contain_text("3")
+        assert page.evaluate("window.__samePage") is True
+        sending.detached_processes[-1].wait(timeout=30)
+
+    assert sorted(r for m in sink.messages for r in m.recipients) == [
+        "ann@example.com",
+        "bob@example.com",
+        "cid@example.com",
+    ]
+
+
+def test_the_dashboard_counts_a_run_of_the_engine_without_a_reload(
+    signed_in_page, weekly, settings
+):
+    page = signed_in_page
+    page.goto("/")
+    expect(page.get_by_test_id("deliveries-accepted")).to_have_text("0")
+    page.evaluate("window.__samePage = true")
+
+    with FaultySmtpServer() as server:
+        server.configure(reject_recipients={"bob@example.com"})
+        settings.MAILERS = mailers_for(server)
+        call_command("send_mailings", "--mailing", str(weekly.pk))
+
+    expect(page.get_by_test_id("deliveries-accepted")).to_have_text("2", timeout=12_000)
+    expect(page.get_by_test_id("deliveries-failed")).to_have_text("1")
+    expect(page.get_by_test_id("attempts-failure")).to_have_text("1")
+    assert page.evaluate("window.__samePage") is True
