@@ -220,6 +220,8 @@ class Attempt(models.Model):
     lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
     # Who holds the lease: a sender writes to the run only while its token is still here.
     lease_token = models.CharField(_("lease token"), max_length=32, blank=True, editable=False)
+    # How often this run was resumed for recipients it left pending.
+    resumes = models.PositiveSmallIntegerField(_("resumes"), default=0)
     accepted_count = models.PositiveIntegerField(_("accepted"), default=0)
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
     pending_count = models.PositiveIntegerField(_("pending"), default=0)

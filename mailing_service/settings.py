@@ -193,6 +193,12 @@ EMAIL_CONCURRENCY = _env(env.int, "EMAIL_CONCURRENCY", default=4)
 # back-off between them in seconds (it doubles); recipients still refused wait for the next run.
 EMAIL_RETRIES = _env(env.int, "EMAIL_RETRIES", default=3)
 EMAIL_RETRY_DELAY = _env(env.float, "EMAIL_RETRY_DELAY", default=2.0)
+# A run that ends with recipients still pending (4xx beyond the retries, a server that was down,
+# refused the login or broke the connection) stays open and is resumed for those recipients by a
+# later `send_mailings`: first after this many seconds, then twice as long each time, at most
+# EMAIL_RESUMES times and never once the mailing's next run is due (that run sends to everyone).
+EMAIL_RESUME_AFTER = _env(env.float, "EMAIL_RESUME_AFTER", default=300.0)
+EMAIL_RESUMES = _env(env.int, "EMAIL_RESUMES", default=5)
 # A run whose sender stopped renewing its lease for this long (killed, host gone) is taken over
 # by the next `send_mailings`.
 SENDING_LEASE_SECONDS = _env(env.float, "SENDING_LEASE_SECONDS", default=60.0)

@@ -49,3 +49,16 @@ def test_a_page_without_a_run_in_progress_does_not_poll(user_client, mailing):
 
     assert "every 2s" not in html
     assert 'hx-trigger="mailingSent from:body"' in html
+
+
+def test_a_run_waiting_to_be_resumed_later_does_not_poll(htmx_client, mailing):
+    Attempt.objects.create(
+        mailing=mailing,
+        status=Attempt.Status.RUNNING,
+        lease_token="",
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+    )
+
+    response = htmx_client.get(reverse("mailing-attempts", kwargs={"pk": mailing.pk}))
+
+    assert "every 2s" not in response.content.decode()

@@ -37,7 +37,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.utils import DNS_NAME
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -323,9 +323,26 @@ def _attempt_finish(*, attempt: Attempt, fatal_reply: str) -> RunReport:
         response = fatal_reply or _summary(
             attempt=attempt, accepted=accepted, failed=failed, pending=pending
         )
-        updated = Attempt.objects.filter(
+        held = Attempt.objects.filter(
             pk=attempt.pk, lease_token=attempt.lease_token, status=Attempt.Status.RUNNING
-        ).update(
+        )
+        resume_at = _resume_at(attempt=attempt, pending=pending, now=timezone.now())
+        if resume_at is not None:
+            # Left open, with no holder: the first sender after `resume_at` takes it over
+            # like an abandoned run and sends to the pending recipients only.
+            held.update(
+                server_response=_("%(reply)s Pending recipients are tried again at %(time)s.")
+                % {"reply": response, "time": timezone.localtime(resume_at).strftime("%H:%M")},
+                lease_token="",
+                lease_expires_at=resume_at,
+                resumes=F("resumes") + 1,
+                accepted_count=accepted,
+                failed_count=failed,
+                pending_count=pending,
+            )
+            attempt.refresh_from_db()
+            return _report(attempt)
+        updated = held.update(
             status=Attempt.Status.SUCCESS if success else Attempt.Status.FAILURE,
             server_response=response,
             finished_at=timezone.now(),
@@ -343,6 +360,23 @@ def _attempt_finish(*, attempt: Attempt, fatal_reply: str) -> RunReport:
             )
     attempt.refresh_from_db()
     return _report(attempt)
+
+
+def _resume_at(*, attempt: Attempt, pending: int, now: datetime) -> datetime | None:
+    """When a run that left recipients pending is resumed for them; None when it closes now.
+
+    Back-off doubles from EMAIL_RESUME_AFTER, at most EMAIL_RESUMES times, and never at or past
+    the mailing's next run, which sends to every recipient anyway.
+    """
+    if pending == 0 or attempt.resumes >= settings.EMAIL_RESUMES:
+        return None
+    resume_at = now + timedelta(seconds=settings.EMAIL_RESUME_AFTER * 2**attempt.resumes)
+    next_run_at = (
+        Mailing.objects.filter(pk=attempt.mailing_id).values_list("next_run_at", flat=True).first()
+    )
+    if next_run_at is not None and resume_at >= next_run_at:
+        return None
+    return resume_at
 
 
 def _summary(*, attempt: Attempt, accepted: int, failed: int, pending: int) -> str:

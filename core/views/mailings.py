@@ -69,7 +69,15 @@ def mailing_attempts(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _attempts_context(mailing: Mailing) -> dict:
     attempts = list(mailing.attempts.all()[:ATTEMPTS_SHOWN])
-    running = any(attempt.status == Attempt.Status.RUNNING for attempt in attempts)
+    now = timezone.now()
+    # A run left open to be resumed later (no holder, lease in the future) is not worth polling.
+    running = any(
+        attempt.status == Attempt.Status.RUNNING
+        and not (
+            not attempt.lease_token and attempt.lease_expires_at and attempt.lease_expires_at > now
+        )
+        for attempt in attempts
+    )
     return {"attempts": attempts, "run_in_progress": running}
 
 

@@ -4,6 +4,7 @@ and what happens when the mail server is slow, refuses, drops or talks nonsense.
 import email
 import email.policy
 import time
+from datetime import timedelta
 from email.header import decode_header, make_header
 
 import pytest
@@ -25,6 +26,11 @@ def run_due() -> str:
     out = StringIO()
     call_command("send_mailings", stdout=out)
     return out.getvalue()
+
+
+def back_off_passes() -> None:
+    """Time moves past the resume back-off of every run left open for pending recipients."""
+    Attempt.objects.filter(status="running").update(lease_expires_at=timezone.now())
 
 
 def ledger(mailing: Mailing) -> dict[str, tuple[str, str]]:
@@ -193,7 +199,7 @@ def test_451_is_retried_with_back_off_inside_the_run_until_accepted(
     assert Attempt.objects.get(mailing=mailing).status == "success"
 
 
-def test_451_beyond_the_retries_leaves_the_recipient_pending_for_the_next_run(
+def test_451_beyond_the_retries_leaves_the_recipient_pending_and_the_run_resumes_for_it(
     faulty, make_mailing, user, settings
 ):
     faulty.configure(defer_recipients={"client0@example.com": 10})
@@ -206,13 +212,24 @@ def test_451_beyond_the_retries_leaves_the_recipient_pending_for_the_next_run(
     assert pending.sent_at is None
     assert pending.reply.startswith("451 4.7.1")
     attempt = Attempt.objects.get(mailing=mailing)
-    assert attempt.status == "failure"
+    assert attempt.status == "running"  # open, with nobody holding it, until the back-off ends
     assert (attempt.accepted_count, attempt.pending_count) == (2, 1)
     assert "451 4.7.1" in attempt.server_response
+    assert "tried again at" in attempt.server_response
+    back_off = timedelta(seconds=settings.EMAIL_RESUME_AFTER)
+    assert attempt.lease_expires_at > timezone.now() + back_off - timedelta(seconds=10)
+    assert run_due() == "No mailing is due.\n"  # not before the back-off
 
-    faulty.configure()  # the server recovered; the next run sends to everyone again
-    sending.mailing_send_now(mailing=mailing)
+    faulty.configure()  # the server recovered
+    back_off_passes()
+    run_due()
+
     assert len(faulty.messages_for("client0@example.com")) == 1
+    assert len(faulty.messages) == 3  # the resume sent to the pending recipient only
+    attempt.refresh_from_db()
+    assert attempt.status == "success"
+    assert (attempt.accepted_count, attempt.pending_count, attempt.resumes) == (3, 0, 1)
+    assert Attempt.objects.filter(mailing=mailing).count() == 1  # still one run
 
 
 def test_an_address_that_cannot_be_sent_fails_alone(sink, make_mailing, user):
@@ -230,14 +247,16 @@ def test_an_address_that_cannot_be_sent_fails_alone(sink, make_mailing, user):
 
 def assert_run_stopped_cleanly(mailing: Mailing, out: str, *, says: str) -> Attempt:
     attempt = Attempt.objects.get(mailing=mailing)
-    assert attempt.status == "failure"
+    # Stopped, saying why; open for a resume of its pending recipients after the back-off.
+    assert attempt.status == "running"
+    assert attempt.lease_token == ""
+    assert attempt.lease_expires_at > timezone.now()
     assert says in attempt.server_response
-    assert attempt.finished_at is not None
     assert (
         attempt.pending_count == Delivery.objects.filter(mailing=mailing, status="pending").count()
     )
     assert attempt.accepted_count == 0 and attempt.pending_count == 3
-    assert f"attempt {attempt.pk}: failure, sent 0, failed 0, pending 3" in out
+    assert f"attempt {attempt.pk}: running, sent 0, failed 0, pending 3" in out
     return attempt
 
 
@@ -324,7 +343,7 @@ def test_a_failing_mailing_never_holds_up_the_others(faulty, make_mailing, user)
 
     out = run_due()
 
-    assert Attempt.objects.get(mailing=broken).status == "failure"
+    assert Attempt.objects.get(mailing=broken).status != "success"
     assert Attempt.objects.get(mailing=refused).status == "failure"
     assert Attempt.objects.get(mailing=fine).status == "success"
     assert sorted(r for m in faulty.messages for r in m.recipients) == [
@@ -340,7 +359,8 @@ def test_the_command_exits_0_when_a_run_fails_and_says_so(faulty, make_mailing, 
 
     out = run_due()  # call_command raises on a non-zero exit
 
-    assert "failure" in out
+    assert "running, sent 0, failed 0, pending 3" in out
+    assert "421" in out
 
 
 def test_a_sender_that_lost_its_lease_stops_and_leaves_the_run_to_its_new_owner(
@@ -363,3 +383,63 @@ def test_a_sender_that_lost_its_lease_stops_and_leaves_the_run_to_its_new_owner(
     assert Delivery.objects.filter(mailing=mailing, status="accepted").count() == len(
         server.messages
     )
+
+
+# --- Resuming a run for the recipients it left pending ---------------------------------------
+
+
+def test_a_run_stopped_by_a_server_that_was_down_resumes_once_it_is_back(
+    make_mailing, user, settings
+):
+    settings.MAILERS = mailers_for(
+        type("Closed", (), {"host": "127.0.0.1", "port": refused_port()})
+    )
+    mailing = make_mailing(user)
+    run_due()
+
+    with SmtpSink() as server:
+        settings.MAILERS = mailers_for(server)
+        back_off_passes()
+        out = run_due()
+
+        assert sorted(r for m in server.messages for r in m.recipients) == [
+            "client0@example.com",
+            "client1@example.com",
+            "client2@example.com",
+        ]
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert attempt.status == "success" and attempt.finished_at is not None
+    assert f"attempt {attempt.pk}: success, sent 3, failed 0, pending 0" in out
+
+
+def test_resumes_are_bounded_then_the_run_fails_with_its_recipients_pending(
+    make_mailing, user, settings
+):
+    settings.EMAIL_RESUMES = 2
+    settings.MAILERS = mailers_for(
+        type("Closed", (), {"host": "127.0.0.1", "port": refused_port()})
+    )
+    mailing = make_mailing(user)
+
+    for _ in range(3):
+        run_due()
+        back_off_passes()
+
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert (attempt.status, attempt.resumes, attempt.pending_count) == ("failure", 2, 3)
+    assert attempt.finished_at is not None
+    assert "Cannot connect to the mail server" in attempt.server_response
+
+
+def test_no_resume_is_set_at_or_after_the_mailings_next_run(make_mailing, user, settings):
+    settings.EMAIL_RESUME_AFTER = 2 * 24 * 3600  # past tomorrow's run of a daily mailing
+    settings.MAILERS = mailers_for(
+        type("Closed", (), {"host": "127.0.0.1", "port": refused_port()})
+    )
+    mailing = make_mailing(user, periodicity="daily")
+
+    run_due()
+
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert attempt.status == "failure"  # tomorrow's run sends to everyone anyway
+    assert attempt.resumes == 0
