@@ -76,6 +76,9 @@ def test_the_report_fragment_for_htmx_and_a_page_without_it(
     assert "550 No such user" in fragment
     assert "&quot;http://evil&quot;" in fragment  # escaped, never markup
     assert reverse("mailing-report-csv", args=[mailing_with_runs.pk]) in fragment
+    # The mailing page lists the runs in its attempts section; only the report page repeats them.
+    assert 'data-testid="report-run-table"' not in fragment
+    assert 'data-testid="report-run-table"' in page
 
 
 def test_a_mailing_that_never_ran_says_so(user, htmx_client):

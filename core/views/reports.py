@@ -28,7 +28,12 @@ def mailing_report(request: HttpRequest, pk: int) -> HttpResponse:
     The mailing page loads it with hx-get when it opens.
     """
     mailing = _mailing(request, pk)
-    context = {"mailing": mailing, "report": selectors.mailing_report(mailing=mailing)}
+    context = {
+        "mailing": mailing,
+        "report": selectors.mailing_report(mailing=mailing),
+        # The fragment lives on the mailing page, whose attempts section lists the runs.
+        "embedded": bool(request.htmx),
+    }
     template = "core/mailing/report.html"
     if request.htmx:
         template += "#mailing-report"
