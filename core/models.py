@@ -215,11 +215,15 @@ class Attempt(models.Model):
     # The scheduled slot this run serves; null for a run asked for by hand ("send now").
     slot_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    # A running attempt whose lease has expired lost its sender (killed, host gone) and is
-    # finished by the next sender that sees it.
+    # A running attempt has at most one sender: the holder of its lease, who renews it while
+    # it works. A lease that expired means the sender is gone (killed, host lost), and the
+    # next sender takes the run over; a run "send now" opened starts with an expired lease.
     lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
     # Who holds the lease: a sender writes to the run only while its token is still here.
     lease_token = models.CharField(_("lease token"), max_length=32, blank=True, editable=False)
+    # A run that ended its turn with recipients still pending waits, with no sender, until
+    # this moment; then the next sender resumes it for those recipients only.
+    resume_at = models.DateTimeField(_("resumes at"), null=True, blank=True)
     # How often this run was resumed for recipients it left pending.
     resumes = models.PositiveSmallIntegerField(_("resumes"), default=0)
     accepted_count = models.PositiveIntegerField(_("accepted"), default=0)
@@ -238,12 +242,18 @@ class Attempt(models.Model):
             models.Index(fields=["mailing", "-attempted_at"], name="attempt_mailing_time"),
             models.Index(fields=["status", "-attempted_at"], name="attempt_status_time"),
             models.Index(fields=["status", "lease_expires_at"], name="attempt_status_lease"),
+            models.Index(fields=["status", "resume_at"], name="attempt_status_resume"),
             # The dashboard's latest runs: PostgreSQL walks this and stops at the page.
             models.Index(fields=["-attempted_at"], name="attempt_time"),
         ]
 
     def __str__(self) -> str:
         return f"{self.mailing_id} @ {self.attempted_at:%Y-%m-%d %H:%M} {self.status}"
+
+    @property
+    def is_waiting_to_resume(self) -> bool:
+        """Open, with no sender, until `resume_at`: nothing happens to it before then."""
+        return self.status == self.Status.RUNNING and self.resume_at is not None
 
 
 class Delivery(models.Model):

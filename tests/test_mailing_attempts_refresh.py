@@ -56,7 +56,7 @@ def test_a_run_waiting_to_be_resumed_later_does_not_poll(htmx_client, mailing):
         mailing=mailing,
         status=Attempt.Status.RUNNING,
         lease_token="",
-        lease_expires_at=timezone.now() + timedelta(minutes=5),
+        resume_at=timezone.now() + timedelta(minutes=5),
     )
 
     response = htmx_client.get(reverse("mailing-attempts", kwargs={"pk": mailing.pk}))

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.services import schedule
-from core.services.schedule import (
+from core.services import slots
+from core.services.slots import (
     DAILY,
     MONTHLY,
     PERIODICITIES,
@@ -268,23 +268,23 @@ def test_after_a_long_outage_only_the_next_slot_is_returned_not_the_missed_ones(
 
 def test_next_slot_after_decades_is_found_without_walking_every_slot(monkeypatch):
     calls = []
-    real_slot_at = schedule.slot_at
+    real_slot_at = slots.slot_at
 
     def counting_slot_at(**kwargs):
         calls.append(kwargs["index"])
         return real_slot_at(**kwargs)
 
-    monkeypatch.setattr(schedule, "slot_at", counting_slot_at)
+    monkeypatch.setattr(slots, "slot_at", counting_slot_at)
     first = datetime(2000, 1, 31, 9, 0, tzinfo=BERLIN)
 
-    daily = schedule.next_slot_after(
+    daily = slots.next_slot_after(
         first=first,
         periodicity=DAILY,
         after=datetime(2090, 6, 1, tzinfo=UTC),
         end=FAR_FUTURE,
         tz=BERLIN,
     )
-    monthly = schedule.next_slot_after(
+    monthly = slots.next_slot_after(
         first=first,
         periodicity=MONTHLY,
         after=datetime(2090, 2, 28, 9, 0, tzinfo=BERLIN),

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import transaction
 
 from core.models import Attempt, Mailing
-from core.services import schedule, sending
+from core.services import slots
+from core.services.sending import processes
 
 
 def mailing_next_run(*, mailing: Mailing, now: datetime) -> datetime | None:
@@ -19,17 +20,18 @@ def mailing_next_run(*, mailing: Mailing, now: datetime) -> datetime | None:
     tz = ZoneInfo(settings.TIME_ZONE)
     if mailing.end_at <= now:
         return None
-    index = schedule.slot_index_at_or_before(
-        first=mailing.start_at, periodicity=mailing.periodicity, moment=now, tz=tz
+    current = slots.slot_at_or_before(
+        first=mailing.start_at,
+        periodicity=mailing.periodicity,
+        moment=now,
+        end=mailing.end_at,
+        tz=tz,
     )
-    if index is not None:
-        current = schedule.slot_at(
-            first=mailing.start_at, periodicity=mailing.periodicity, index=index, tz=tz
-        )
-        served = mailing.pk and Attempt.objects.filter(mailing=mailing, slot_at=current).exists()
-        if current < mailing.end_at and not served:
-            return current
-    return schedule.next_slot_after(
+    if current is not None and not (
+        mailing.pk and Attempt.objects.filter(mailing=mailing, slot_at=current).exists()
+    ):
+        return current
+    return slots.next_slot_after(
         first=mailing.start_at,
         periodicity=mailing.periodicity,
         after=now,
@@ -55,4 +57,4 @@ def mailing_schedule(*, mailing: Mailing, now: datetime) -> None:
     mailing.save(update_fields=["next_run_at", "status", "updated_at"])
     if mailing.next_run_at is not None and mailing.next_run_at <= now:
         mailing_id = mailing.pk
-        transaction.on_commit(lambda: sending.mailing_start_detached(mailing_id=mailing_id))
+        transaction.on_commit(lambda: processes.mailing_start_detached(mailing_id=mailing_id))

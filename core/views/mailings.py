@@ -69,13 +69,9 @@ def mailing_attempts(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _attempts_context(mailing: Mailing) -> dict:
     attempts = list(mailing.attempts.all()[:ATTEMPTS_SHOWN])
-    now = timezone.now()
-    # A run left open to be resumed later (no holder, lease in the future) is not worth polling.
+    # A run waiting to resume later has nothing to show before then: not worth polling.
     running = any(
-        attempt.status == Attempt.Status.RUNNING
-        and not (
-            not attempt.lease_token and attempt.lease_expires_at and attempt.lease_expires_at > now
-        )
+        attempt.status == Attempt.Status.RUNNING and not attempt.is_waiting_to_resume
         for attempt in attempts
     )
     return {"attempts": attempts, "run_in_progress": running}

@@ -10,7 +10,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from core.models import Attempt, Mailing, Message
-from core.services import schedule, sending
+from core.services import sending, slots
 from core.services.scheduling import mailing_schedule
 
 pytestmark = pytest.mark.django_db
@@ -195,7 +195,7 @@ def test_while_the_scheduler_ticks_every_slot_runs_exactly_once(
     expected = []
     index = 0
     while (
-        slot := schedule.slot_at(first=start_at, periodicity=periodicity, index=index, tz=tz)
+        slot := slots.slot_at(first=start_at, periodicity=periodicity, index=index, tz=tz)
     ) <= now:
         if slot < end_at:
             expected.append(slot)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.models import Attempt, Delivery, Mailing
 from core.services import sending
+from core.services.sending import claims
 from tests.sending.conftest import SMTP_TIMEOUT, mailers_for
 from tests.smtp_servers import SmtpSink, refused_port
 
@@ -30,7 +31,9 @@ def run_due() -> str:
 
 def back_off_passes() -> None:
     """Time moves past the resume back-off of every run left open for pending recipients."""
-    Attempt.objects.filter(status="running").update(lease_expires_at=timezone.now())
+    Attempt.objects.filter(status="running", resume_at__isnull=False).update(
+        resume_at=timezone.now()
+    )
 
 
 def ledger(mailing: Mailing) -> dict[str, tuple[str, str]]:
@@ -217,7 +220,8 @@ def test_451_beyond_the_retries_leaves_the_recipient_pending_and_the_run_resumes
     assert "451 4.7.1" in attempt.server_response
     assert "tried again at" in attempt.server_response
     back_off = timedelta(seconds=settings.EMAIL_RESUME_AFTER)
-    assert attempt.lease_expires_at > timezone.now() + back_off - timedelta(seconds=10)
+    assert attempt.is_waiting_to_resume
+    assert attempt.resume_at > timezone.now() + back_off - timedelta(seconds=10)
     assert run_due() == "No mailing is due.\n"  # not before the back-off
 
     faulty.configure()  # the server recovered
@@ -250,7 +254,8 @@ def assert_run_stopped_cleanly(mailing: Mailing, out: str, *, says: str) -> Atte
     # Stopped, saying why; open for a resume of its pending recipients after the back-off.
     assert attempt.status == "running"
     assert attempt.lease_token == ""
-    assert attempt.lease_expires_at > timezone.now()
+    assert attempt.is_waiting_to_resume
+    assert attempt.resume_at > timezone.now()
     assert says in attempt.server_response
     assert (
         attempt.pending_count == Delivery.objects.filter(mailing=mailing, status="pending").count()
@@ -368,7 +373,7 @@ def test_a_sender_that_lost_its_lease_stops_and_leaves_the_run_to_its_new_owner(
 ):
     settings.EMAIL_CONCURRENCY = 1
     mailing = make_mailing(user, count=20)
-    attempt = sending._attempt_claim_due(now=timezone.now())
+    attempt = claims.attempt_claim_due(now=timezone.now())
     # Another sender takes the run over, as if this one had stalled past its lease.
     Attempt.objects.filter(pk=attempt.pk).update(lease_token="someone-else")
 

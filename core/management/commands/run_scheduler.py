@@ -2,12 +2,12 @@
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from core.services.sending import send_mailings_command
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
 
     def tick(self) -> None:
         """One run in a child process, so a crash or a leak in a run never ends the loop."""
-        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "send_mailings"]
+        command = send_mailings_command()
         try:
             result = subprocess.run(command, capture_output=True, text=True, check=False)
         except OSError as error:

@@ -86,6 +86,22 @@ def slot_index_at_or_before(
         index += 1
 
 
+def slot_at_or_before(
+    *, first: datetime, periodicity: str, moment: datetime, end: datetime, tz: ZoneInfo
+) -> datetime | None:
+    """Return the latest slot at or before ``moment`` and strictly before ``end``, in UTC.
+
+    None before the first send or when that slot is past the end. Slots missed before it
+    collapse into this one: a mailing that was not sent for a while runs once, not once a slot.
+    """
+    _check_aware(first=first, moment=moment, end=end)
+    index = slot_index_at_or_before(first=first, periodicity=periodicity, moment=moment, tz=tz)
+    if index is None:
+        return None
+    slot = slot_at(first=first, periodicity=periodicity, index=index, tz=tz)
+    return slot if slot < end else None
+
+
 def next_slot_after(
     *, first: datetime, periodicity: str, after: datetime, end: datetime, tz: ZoneInfo
 ) -> datetime | None:

@@ -1,0 +1,52 @@
+"""Sending mailings over SMTP: the only package of the project that talks to the mail server.
+
+A run of a mailing is an `Attempt` with one `Delivery` ledger line per recipient, written when
+the run is claimed. Whoever holds the attempt's lease (a random token and an expiry, renewed
+while the run goes on) sends to its pending recipients; a run whose lease expired lost its
+sender (killed, host gone) and the next `send_mailings` takes it over, as it takes a run waiting
+to resume once its `resume_at` has come. Claims take database row locks
+(`select_for_update(skip_locked=True)`; on SQLite every write transaction starts with BEGIN
+IMMEDIATE, which serialises the claims instead).
+
+Inside a run, the main thread owns the database: it streams the pending recipients to
+`EMAIL_CONCURRENCY` worker threads, each with its own SMTP connection, and records their
+results. A worker waits until the main thread has recorded its previous message before it
+sends the next one's content, so a run killed at any moment leaves at most one message per
+connection sent but not recorded (and sent again by the run that takes over).
+
+The modules, in the order a run meets them:
+
+* `runs`: the public services (send what is due, send one mailing now, run a claimed run);
+* `processes`: `send_mailings` started in a process of its own;
+* `claims`: opening and claiming runs under a lease;
+* `letters`: the letter, rendered once per run;
+* `workers`: the run itself, SMTP worker threads fed from the ledger;
+* `smtp`: one SMTP connection and what the server's replies mean;
+* `ledger`: a run's ending, its counts and summary, and when it resumes.
+"""
+
+from core.services.sending.ledger import RunReport
+from core.services.sending.processes import (
+    child_database_environment,
+    detached_processes,
+    mailing_start_detached,
+    send_mailings_command,
+)
+from core.services.sending.runs import (
+    attempt_run,
+    mailing_send_now,
+    mailing_send_start,
+    mailings_send_due,
+)
+
+__all__ = [
+    "RunReport",
+    "attempt_run",
+    "child_database_environment",
+    "detached_processes",
+    "mailing_send_now",
+    "mailing_send_start",
+    "mailing_start_detached",
+    "mailings_send_due",
+    "send_mailings_command",
+]

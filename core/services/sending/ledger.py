@@ -1,0 +1,150 @@
+"""A run's ending: its counts from the ledger, its summary, and whether it waits to resume."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from core.models import Attempt, Delivery, Mailing
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one run did, for the command's one line per mailing."""
+
+    attempt_id: int
+    mailing_id: int
+    status: str
+    accepted: int
+    failed: int
+    pending: int
+    server_response: str
+
+
+def attempt_finish(*, attempt: Attempt, fatal_reply: str, lease_lost: bool = False) -> RunReport:
+    """Close the run with its counts; success only when every recipient was accepted.
+
+    A run that still has recipients pending waits to resume instead (see `_resume_at`). A
+    sender that lost its lease writes nothing: the run belongs to the sender that took it.
+    """
+    if lease_lost:
+        attempt.refresh_from_db()
+        return run_report(attempt)
+    with transaction.atomic():
+        counts = dict(
+            Delivery.objects.filter(attempt=attempt)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        accepted = counts.get(Delivery.Status.ACCEPTED, 0)
+        failed = counts.get(Delivery.Status.FAILED, 0)
+        pending = counts.get(Delivery.Status.PENDING, 0)
+        total = accepted + failed + pending
+        success = total > 0 and accepted == total and not fatal_reply
+        response = fatal_reply or _summary(
+            attempt=attempt, accepted=accepted, failed=failed, pending=pending
+        )
+        held = Attempt.objects.filter(
+            pk=attempt.pk, lease_token=attempt.lease_token, status=Attempt.Status.RUNNING
+        )
+        resume_at = _resume_at(attempt=attempt, pending=pending, now=timezone.now())
+        if resume_at is not None:
+            # Left open, with no holder: the first sender after `resume_at` takes it and
+            # sends to the pending recipients only.
+            held.update(
+                server_response=_("%(reply)s Pending recipients are tried again at %(time)s.")
+                % {"reply": response, "time": timezone.localtime(resume_at).strftime("%H:%M")},
+                lease_token="",
+                lease_expires_at=None,
+                resume_at=resume_at,
+                resumes=F("resumes") + 1,
+                accepted_count=accepted,
+                failed_count=failed,
+                pending_count=pending,
+            )
+            attempt.refresh_from_db()
+            return run_report(attempt)
+        updated = held.update(
+            status=Attempt.Status.SUCCESS if success else Attempt.Status.FAILURE,
+            server_response=response,
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+            accepted_count=accepted,
+            failed_count=failed,
+            pending_count=pending,
+        )
+        if updated:
+            # The last run of a mailing without slots left finishes it.
+            Mailing.objects.filter(
+                pk=attempt.mailing_id, next_run_at__isnull=True, status=Mailing.Status.RUNNING
+            ).exclude(attempts__status=Attempt.Status.RUNNING).update(
+                status=Mailing.Status.FINISHED
+            )
+    attempt.refresh_from_db()
+    return run_report(attempt)
+
+
+def _resume_at(*, attempt: Attempt, pending: int, now: datetime) -> datetime | None:
+    """When a run that left recipients pending is resumed for them; None when it closes now.
+
+    Back-off doubles from EMAIL_RESUME_AFTER, at most EMAIL_RESUMES times, and never at or past
+    the mailing's next run, which sends to every recipient anyway.
+    """
+    if pending == 0 or attempt.resumes >= settings.EMAIL_RESUMES:
+        return None
+    resume_at = now + timedelta(seconds=settings.EMAIL_RESUME_AFTER * 2**attempt.resumes)
+    next_run_at = (
+        Mailing.objects.filter(pk=attempt.mailing_id).values_list("next_run_at", flat=True).first()
+    )
+    if next_run_at is not None and resume_at >= next_run_at:
+        return None
+    return resume_at
+
+
+def _summary(*, attempt: Attempt, accepted: int, failed: int, pending: int) -> str:
+    if accepted + failed + pending == 0:
+        return _("The mailing has no clients to send to.")
+    last_reply = (
+        Delivery.objects.filter(attempt=attempt)
+        .exclude(reply="")
+        .order_by("-status", "-sent_at")  # a failed or pending reply explains a failure best
+        .values_list("reply", flat=True)
+        .first()
+    )
+    if failed == 0 and pending == 0:
+        return last_reply or ""
+    parts = []
+    if failed:
+        parts.append(ngettext("%d recipient refused", "%d recipients refused", failed) % failed)
+    if pending:
+        parts.append(
+            ngettext("%d recipient still pending", "%d recipients still pending", pending) % pending
+        )
+    failure_reply = (
+        Delivery.objects.filter(attempt=attempt)
+        .exclude(status=Delivery.Status.ACCEPTED)
+        .exclude(reply="")
+        .values_list("reply", flat=True)
+        .first()
+    )
+    text = ", ".join(parts)
+    return f"{text}: {failure_reply}" if failure_reply else text
+
+
+def run_report(attempt: Attempt) -> RunReport:
+    """What the run did, as it stands in the database."""
+    return RunReport(
+        attempt_id=attempt.pk,
+        mailing_id=attempt.mailing_id,
+        status=attempt.status,
+        accepted=attempt.accepted_count,
+        failed=attempt.failed_count,
+        pending=attempt.pending_count,
+        server_response=attempt.server_response,
+    )

@@ -1,0 +1,82 @@
+"""The sending services: what the cron job, the command line and "send now" call."""
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.models import Attempt, Mailing
+from core.services.sending.claims import attempt_claim_due, attempt_claim_open, attempt_open
+from core.services.sending.ledger import RunReport, attempt_finish, run_report
+from core.services.sending.workers import RunSender
+
+logger = logging.getLogger(__name__)
+
+
+def mailings_send_due(
+    *, now: datetime | None = None, mailing_id: int | None = None, attempt_id: int | None = None
+) -> list[RunReport]:
+    """Take up open runs without a live sender, then run every mailing that is due; one report each.
+
+    `mailing_id` limits both to one mailing, `attempt_id` to one opened run. A failing run
+    never stops the others.
+    """
+    now = now or timezone.now()
+    reports = []
+    seen_attempts: set[int] = set()
+    while True:
+        attempt = attempt_claim_open(
+            now=now, mailing_id=mailing_id, attempt_id=attempt_id, exclude=seen_attempts
+        )
+        if attempt is None and attempt_id is None:
+            attempt = attempt_claim_due(now=now, mailing_id=mailing_id)
+        if attempt is None:
+            return reports
+        seen_attempts.add(attempt.pk)
+        reports.append(attempt_run(attempt=attempt))
+
+
+def mailing_send_now(*, mailing: Mailing, now: datetime | None = None) -> RunReport:
+    """Run `mailing` at once in this process, whatever its schedule ("send now", `--mailing`)."""
+    attempt = mailing_send_start(mailing=mailing, now=now)
+    claimed = attempt_claim_open(
+        now=max(attempt.attempted_at, timezone.now()), attempt_id=attempt.pk
+    )
+    if claimed is None:  # another sender took it over in between: it reports it
+        attempt.refresh_from_db()
+        return run_report(attempt)
+    return attempt_run(attempt=claimed)
+
+
+def mailing_send_start(*, mailing: Mailing, now: datetime | None = None) -> Attempt:
+    """Open an unscheduled run of `mailing` with its ledger, ready for any sender to take.
+
+    The run is created with an expired lease: the detached sender started after it, or
+    else the next `send_mailings`, claims it and sends. Returns at once.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        attempt = attempt_open(mailing=mailing, now=now, slot_at=None)
+        # Open to any sender: no holder, and a lease that is already over.
+        attempt.lease_expires_at = now
+        attempt.save(update_fields=["lease_expires_at"])
+        if mailing.status == Mailing.Status.CREATED:
+            Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.CREATED).update(
+                status=Mailing.Status.RUNNING
+            )
+    return attempt
+
+
+def attempt_run(*, attempt: Attempt) -> RunReport:
+    """Send to the pending recipients of a claimed run and close it; never raises for SMTP."""
+    sender = None
+    try:
+        sender = RunSender(attempt=attempt)
+        fatal_reply = sender.send()
+    except Exception as error:  # a bug, a letter that cannot be built, a database failure
+        logger.exception("Run %s of mailing %s failed", attempt.pk, attempt.mailing_id)
+        fatal_reply = _("The sender failed: %(error)s") % {"error": error}
+    lease_lost = sender is not None and sender.lease_lost
+    return attempt_finish(attempt=attempt, fatal_reply=fatal_reply, lease_lost=lease_lost)

@@ -1,0 +1,149 @@
+"""One SMTP connection: connect, greet, encrypt, log in, send commands, and map what the
+server does (refusals, timeouts, drops, garbage) onto replies a person can read."""
+
+import smtplib
+
+from django.core.mail.utils import DNS_NAME
+from django.utils.translation import gettext as _
+
+
+class SessionError(Exception):
+    """The session cannot go on (refused, timed out, dropped, garbage): the run stops."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+class SessionDropped(SessionError):
+    """The server closed the connection; harmless only between two messages."""
+
+
+class Session:
+    """One SMTP connection of a worker, opened on first use and after the server drops it."""
+
+    def __init__(self, *, options: dict, timeout: float) -> None:
+        self.options = options
+        self.timeout = timeout
+        self.smtp: smtplib.SMTP | None = None
+        self.eight_bit = False
+        self.mail_options = ""
+
+    def open(self) -> bool:
+        """Connect, greet, encrypt and log in unless connected; return whether it connected."""
+        if self.smtp is not None:
+            return False
+        options = self.options
+        host, port = options.get("host") or "localhost", options.get("port")
+        use_ssl, use_tls = options.get("use_ssl"), options.get("use_tls")
+        port = port or (465 if use_ssl else 587 if use_tls else 25)
+        smtp_class = smtplib.SMTP_SSL if use_ssl else smtplib.SMTP
+        try:
+            smtp = smtp_class(host, port, local_hostname=DNS_NAME.get_fqdn(), timeout=self.timeout)
+        except smtplib.SMTPConnectError as error:
+            if error.smtp_code == -1:
+                raise SessionError(unintelligible(error.smtp_error)) from None
+            raise SessionError(
+                _("The mail server refused the connection: %(reply)s")
+                % {"reply": f"{error.smtp_code} {decode(error.smtp_error)}"}
+            ) from None
+        except (TimeoutError, smtplib.SMTPServerDisconnected) as error:
+            if isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
+                raise SessionError(
+                    _("No answer from the mail server at %(server)s within %(seconds)s s.")
+                    % {"server": f"{host}:{port}", "seconds": f"{self.timeout:g}"}
+                ) from None
+            raise SessionError(_("The mail server closed the connection.")) from None
+        except OSError as error:
+            raise SessionError(
+                _("Cannot connect to the mail server at %(server)s: %(error)s")
+                % {"server": f"{host}:{port}", "error": error}
+            ) from None
+        self.smtp = smtp
+        try:
+            self.command(smtp.ehlo_or_helo_if_needed)
+            if use_tls and not use_ssl:
+                self.command(smtp.starttls)
+                self.command(smtp.ehlo)
+            if options.get("username") and options.get("password"):
+                self.command(smtp.login, options["username"], options["password"])
+        except smtplib.SMTPAuthenticationError as error:
+            self.close()
+            raise SessionError(
+                _("The mail server refused the login: %(reply)s")
+                % {"reply": f"{error.smtp_code} {decode(error.smtp_error)}"}
+            ) from None
+        except smtplib.SMTPResponseException as error:
+            self.close()
+            if error.smtp_code == -1:
+                raise SessionError(unintelligible(error.smtp_error)) from None
+            raise SessionError(
+                _("The mail server refused the session: %(reply)s")
+                % {"reply": f"{error.smtp_code} {decode(error.smtp_error)}"}
+            ) from None
+        except smtplib.SMTPException as error:
+            self.close()
+            raise SessionError(
+                _("The mail server refused the session: %(error)s") % {"error": error}
+            ) from None
+        self.eight_bit = smtp.has_extn("8bitmime")
+        self.mail_options = " BODY=8BITMIME" if self.eight_bit else ""
+        return True
+
+    def send_command(self, verb: str, argument: str) -> tuple[int, bytes]:
+        """One command and its reply. Unlike smtplib's mail() and rcpt(), the addresses are
+        not parsed again: they were checked once, and parsing costs more than sending."""
+        self.smtp.putcmd(verb, argument)
+        return self.smtp.getreply()
+
+    def command(self, method, *args):
+        """Run one smtplib call; turn a timeout or a lost connection into a stop of the run."""
+        try:
+            result = method(*args)
+        except smtplib.SMTPServerDisconnected as error:
+            self.close()
+            # smtplib reports a read that timed out as a disconnection.
+            if isinstance(error.__context__, TimeoutError):
+                raise self._timed_out() from None
+            raise SessionDropped(_("The mail server closed the connection.")) from None
+        except smtplib.SMTPException:
+            raise  # a reply the caller reads (refusals, failed login)
+        except TimeoutError:
+            self.close()
+            raise self._timed_out() from None
+        except OSError as error:
+            self.close()
+            raise SessionError(
+                _("The connection to the mail server broke: %(error)s") % {"error": error}
+            ) from None
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int):
+            return result[0], decode(result[1])
+        return result
+
+    def _timed_out(self) -> SessionError:
+        return SessionError(
+            _("No answer from the mail server within %(seconds)s s.")
+            % {"seconds": f"{self.timeout:g}"}
+        )
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            if smtp.sock is not None:
+                smtp.sock.settimeout(min(self.timeout, 2.0))
+                smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+        finally:
+            smtp.close()
+
+
+def unintelligible(reply: bytes | str) -> str:
+    return _("Unintelligible reply from the mail server: %(reply)s") % {"reply": decode(reply)}
+
+
+def decode(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", errors="replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())

@@ -1,0 +1,337 @@
+"""Sending a claimed run: the main thread streams the ledger's pending recipients to SMTP
+worker threads and records their results; only the main thread touches the database."""
+
+import heapq
+import logging
+import queue
+import smtplib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.models import Attempt, Delivery
+from core.services.sending.claims import lease_end
+from core.services.sending.letters import Letter, envelope_address
+from core.services.sending.smtp import Session, SessionDropped, SessionError, decode, unintelligible
+
+logger = logging.getLogger(__name__)
+
+# Ledger lines fetched per query while streaming a run's recipients.
+_FETCH_BATCH = 1000
+# Longest server reply kept in the ledger.
+_REPLY_LIMIT = 1000
+
+
+class Outcome(StrEnum):
+    """What became of one recipient on one try."""
+
+    ACCEPTED = Delivery.Status.ACCEPTED
+    FAILED = Delivery.Status.FAILED
+    DEFERRED = "deferred"  # a temporary refusal: pending, tried again after a back-off
+    UNTRIED = "untried"  # never reached the server: pending, no try counted
+
+
+@dataclass
+class Work:
+    delivery_id: int
+    email: str
+    name: str
+    tries: int = 0
+
+
+@dataclass
+class Result:
+    work: Work
+    outcome: Outcome
+    reply: str
+    fatal: bool = False
+    recorded: threading.Event = field(default_factory=threading.Event)
+
+
+class RunSender:
+    """One run of a claimed attempt: feeds the SMTP workers and writes the ledger."""
+
+    def __init__(self, *, attempt: Attempt) -> None:
+        self.attempt = attempt
+        message = attempt.mailing.message
+        self.letter = Letter(subject=message.subject, body=message.body)
+        options = settings.MAILERS["default"].get("OPTIONS", {})
+        self.options = options
+        self.timeout = float(options.get("timeout") or 10.0)
+        self.concurrency = max(1, int(settings.EMAIL_CONCURRENCY))
+        self.max_tries = max(1, int(settings.EMAIL_RETRIES))
+        self.retry_delay = float(settings.EMAIL_RETRY_DELAY)
+        self.lease_seconds = float(settings.SENDING_LEASE_SECONDS)
+        self.work: queue.Queue[Work | None] = queue.Queue()
+        self.results: queue.Queue[Result] = queue.Queue()
+        self.stop = threading.Event()
+        self.fatal_reply = ""
+        # Set when another sender took the run over: this one must not write its ending.
+        self.lease_lost = False
+        self.lease_renewed_at = time.monotonic()
+        self.progress_interval = min(0.5, self.lease_seconds / 4)
+        self.unsaved_accepted = self.unsaved_failed = 0
+
+    # The main thread.
+
+    def send(self) -> str:
+        """Send until no recipient is left to try now; return the reason the run stopped, if any."""
+        pending = self._pending()
+        first = next(pending, None)
+        if first is None:
+            return ""
+        pending = _chain(first, pending)
+        workers = [
+            threading.Thread(target=self._worker, name=f"smtp-{n}", daemon=True)
+            for n in range(min(self.concurrency, max(1, self.attempt.pending_count or 1)))
+        ]
+        for worker in workers:
+            worker.start()
+        retries: list[tuple[float, int, Work]] = []
+        outstanding = 0
+        capacity = 2 * len(workers)
+        exhausted = False
+        try:
+            while True:
+                while not self.stop.is_set() and outstanding < capacity:
+                    if retries and retries[0][0] <= time.monotonic():
+                        work = heapq.heappop(retries)[2]
+                    elif not exhausted and (work := next(pending, None)) is not None:
+                        pass
+                    else:
+                        exhausted = True
+                        break
+                    self.work.put(work)
+                    outstanding += 1
+                if outstanding == 0 and (self.stop.is_set() or not retries):
+                    break
+                wait = self.lease_seconds / 4
+                if retries:
+                    wait = min(wait, max(0.001, retries[0][0] - time.monotonic()))
+                try:
+                    batch = [self.results.get(timeout=wait)]
+                except queue.Empty:
+                    self._renew_lease()
+                    continue
+                while True:
+                    try:
+                        batch.append(self.results.get_nowait())
+                    except queue.Empty:
+                        break
+                outstanding -= len(batch)
+                self._record(batch)
+                for result in batch:
+                    if result.outcome == Outcome.DEFERRED and result.work.tries < self.max_tries:
+                        due = time.monotonic() + self.retry_delay * 2 ** (result.work.tries - 1)
+                        heapq.heappush(retries, (due, result.work.delivery_id, result.work))
+        finally:
+            self.stop.set()
+            for _worker in workers:
+                self.work.put(None)
+            # Results still queued belong to work handed out before the stop: record them.
+            for worker in workers:
+                worker.join(timeout=self.timeout * 4 + 5)
+            leftovers = []
+            while True:
+                try:
+                    leftovers.append(self.results.get_nowait())
+                except queue.Empty:
+                    break
+            if leftovers:
+                self._record(leftovers)
+        return self.fatal_reply
+
+    def _pending(self) -> Iterator[Work]:
+        """The run's pending recipients, streamed in id order a batch at a time."""
+        last_id = 0
+        while True:
+            rows = list(
+                Delivery.objects.filter(
+                    attempt_id=self.attempt.pk, status=Delivery.Status.PENDING, id__gt=last_id
+                )
+                .order_by("id")
+                .values_list("id", "email", "client__full_name")[:_FETCH_BATCH]
+            )
+            if not rows:
+                return
+            last_id = rows[-1][0]
+            for delivery_id, email, name in rows:
+                yield Work(delivery_id=delivery_id, email=email, name=name or "")
+            del rows  # before the next batch is fetched: one batch in memory at a time
+
+    def _record(self, batch: list[Result]) -> None:
+        """Write a batch of results in one transaction, renew the lease, then release workers."""
+        now = timezone.now()
+        tried = []
+        accepted = failed = 0
+        for result in batch:
+            if result.fatal and not self.fatal_reply:
+                self.fatal_reply = result.reply
+            if result.outcome == Outcome.UNTRIED:
+                continue
+            status = result.outcome
+            if status == Outcome.DEFERRED:
+                status = Delivery.Status.PENDING
+            accepted += status == Delivery.Status.ACCEPTED
+            failed += status == Delivery.Status.FAILED
+            # When the recipient's outcome became final; the statistics count days by it.
+            sent_at = None if status == Delivery.Status.PENDING else now
+            tried.append((status, result.reply[:_REPLY_LIMIT], sent_at, result.work.delivery_id))
+        self.unsaved_accepted += accepted
+        self.unsaved_failed += failed
+        # The run's counters and lease are written at most a few times a second; the ledger
+        # lines always. A lease is lost only after `SENDING_LEASE_SECONDS` without renewal,
+        # so the first write after a stall that long checks it.
+        progress_due = time.monotonic() - self.lease_renewed_at >= self.progress_interval
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                if tried:
+                    cursor.executemany(
+                        f"UPDATE {Delivery._meta.db_table} "  # noqa: S608 - model table name
+                        "SET status = %s, reply = %s, sent_at = %s, tries = tries + 1 "
+                        f"WHERE id = %s AND status = '{Delivery.Status.PENDING}'",
+                        tried,
+                    )
+                if not progress_due:
+                    return
+                accepted, failed = self.unsaved_accepted, self.unsaved_failed
+                self.unsaved_accepted = self.unsaved_failed = 0
+                cursor.execute(
+                    f"UPDATE {Attempt._meta.db_table} "  # noqa: S608 - model table name
+                    "SET accepted_count = accepted_count + %s, "
+                    "failed_count = failed_count + %s, "
+                    "pending_count = pending_count - %s, lease_expires_at = %s "
+                    "WHERE id = %s AND lease_token = %s",
+                    [
+                        accepted,
+                        failed,
+                        accepted + failed,
+                        lease_end(now),
+                        self.attempt.pk,
+                        self.attempt.lease_token,
+                    ],
+                )
+                if cursor.rowcount == 0:
+                    # Another sender took the run over (this one stalled past its lease).
+                    self._lose_lease()
+            self.lease_renewed_at = time.monotonic()
+        finally:
+            for result in batch:
+                result.recorded.set()
+
+    def _renew_lease(self) -> None:
+        if time.monotonic() - self.lease_renewed_at < self.lease_seconds / 4:
+            return
+        with transaction.atomic():
+            renewed = Attempt.objects.filter(
+                pk=self.attempt.pk,
+                lease_token=self.attempt.lease_token,
+                status=Attempt.Status.RUNNING,
+            ).update(lease_expires_at=lease_end(timezone.now()))
+        if not renewed:
+            self._lose_lease()
+        self.lease_renewed_at = time.monotonic()
+
+    def _lose_lease(self) -> None:
+        self.stop.set()
+        self.lease_lost = True
+        self.fatal_reply = self.fatal_reply or _("Another sender took this run over.")
+
+    # The worker threads: SMTP only, never the database.
+
+    def _worker(self) -> None:
+        session = Session(options=self.options, timeout=self.timeout)
+        previous: Result | None = None
+        try:
+            while True:
+                work = self.work.get()
+                if work is None:
+                    return
+                if self.stop.is_set():
+                    self.results.put(Result(work=work, outcome=Outcome.UNTRIED, reply=""))
+                    continue
+                try:
+                    outcome, reply = self._deliver(session, work, previous)
+                    fatal = False
+                except SessionError as error:
+                    self.stop.set()
+                    session.close()
+                    outcome, reply, fatal = Outcome.UNTRIED, error.reply, True
+                except Exception as error:  # a bug must not leave the main thread waiting
+                    logger.exception("SMTP worker failed")
+                    self.stop.set()
+                    session.close()
+                    outcome, reply, fatal = Outcome.UNTRIED, str(error), True
+                if outcome != Outcome.UNTRIED:
+                    work.tries += 1
+                previous = Result(work=work, outcome=outcome, reply=reply, fatal=fatal)
+                self.results.put(previous)
+        finally:
+            session.close()
+
+    def _deliver(self, session: Session, work: Work, previous: Result | None) -> tuple[str, str]:
+        """Send one recipient their message; return (outcome, reply) or raise _Fatal."""
+        recipient = envelope_address(work.email)
+        if recipient is None:
+            return Outcome.FAILED, _("The address cannot be used for sending.")
+        fresh = session.open()
+        mail_from = f"FROM:<{self.letter.sender}>{session.mail_options}"
+        try:
+            code, reply = session.command(session.send_command, "mail", mail_from)
+        except SessionDropped:
+            if fresh:
+                raise
+            # An idle connection the server dropped: one new connection, then the same message.
+            session.open()
+            code, reply = session.command(session.send_command, "mail", mail_from)
+        if code != 250:
+            return self._refused(session, code, reply, stage="MAIL")
+        code, reply = session.command(session.send_command, "rcpt", f"TO:<{recipient}>")
+        if code not in (250, 251):
+            return self._refused(session, code, reply, stage="RCPT")
+        # The previous message of this connection must be in the ledger before this one goes:
+        # a kill now can cost at most one message sent twice.
+        if previous is not None:
+            previous.recorded.wait()
+        if self.stop.is_set():
+            session.command(session.smtp.rset)
+            return Outcome.UNTRIED, ""
+        content = self.letter.render(
+            delivery_id=work.delivery_id,
+            email=work.email,
+            name=work.name,
+            eight_bit=session.eight_bit,
+        )
+        try:
+            code, reply = session.command(session.smtp.data, content)
+        except smtplib.SMTPDataError as error:  # DATA itself refused, before any content
+            return self._refused(session, error.smtp_code, decode(error.smtp_error), stage="DATA")
+        if code == 250:
+            return Outcome.ACCEPTED, f"{code} {reply}"
+        return self._refused(session, code, reply, stage="MESSAGE")
+
+    def _refused(self, session: Session, code: int, reply: str, *, stage: str) -> tuple[str, str]:
+        text = f"{code} {reply}"
+        if code == 421 or not 400 <= code < 600:
+            session.close()
+            if code == 421:
+                return Outcome.DEFERRED, text
+            raise SessionError(unintelligible(reply))
+        if stage == "MAIL" and code >= 500:
+            raise SessionError(_("The mail server refused the sender: %(reply)s") % {"reply": text})
+        if stage != "MESSAGE":
+            session.command(session.smtp.rset)
+        return (Outcome.DEFERRED if code < 500 else Outcome.FAILED), text
+
+
+def _chain(first, rest):
+    """`first`, then everything in `rest`."""
+    yield first
+    yield from rest
