@@ -66,6 +66,12 @@ class User(AbstractUser):
     last_name = None
     email = NormalizedEmailField(_("email address"), unique=True)
     full_name = models.CharField(_("full name"), max_length=255, blank=True)
+    # The sender profile: how this user's letters introduce themselves. Empty fields fall back
+    # to the operator's DEFAULT_FROM_EMAIL (see core.services.sending.identity).
+    sender_name = models.CharField(_("sender name"), max_length=100, blank=True)
+    reply_to = NormalizedEmailField(_("reply-to address"), max_length=254, blank=True)
+    # Only at a domain the operator allows (EMAIL_ALLOWED_FROM_DOMAINS); else DEFAULT_FROM_EMAIL.
+    from_email = NormalizedEmailField(_("from address"), max_length=254, blank=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -103,9 +109,22 @@ class OwnedModel(models.Model):
 class Client(OwnedModel):
     """A recipient of mailings. Not a user: a client never signs in."""
 
+    class UnsubscribeSource(models.TextChoices):
+        LINK = "link", _("Unsubscribe link")
+        ONE_CLICK = "one-click", _("One-click unsubscribe")
+
     email = NormalizedEmailField(_("email"), max_length=254)
     full_name = models.CharField(_("full name"), max_length=255)
     comment = models.TextField(_("comment"), blank=True)
+    # Set by the recipient alone (the link in every letter); no run of any mailing of the
+    # owner sends to them while it is set, and the owner cannot clear it.
+    unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
+    unsubscribe_source = models.CharField(
+        _("unsubscribed through"), max_length=16, choices=UnsubscribeSource.choices, blank=True
+    )
+    # Set when the mail server refused the address for good (5xx); editing the email clears it.
+    bounced_at = models.DateTimeField(_("bounced"), null=True, blank=True)
+    bounce_reply = models.TextField(_("bounce reply"), blank=True)
 
     class Meta:
         verbose_name = _("client")
@@ -127,12 +146,27 @@ class Client(OwnedModel):
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>"
 
+    @property
+    def is_suppressed(self) -> bool:
+        """Whether runs skip this client: unsubscribed, or its address bounced."""
+        return self.unsubscribed_at is not None or self.bounced_at is not None
+
 
 class Message(OwnedModel):
-    """The letter a mailing sends: a subject and a plain-text body."""
+    """The letter a mailing sends: a subject and a body, in plain text or Markdown.
+
+    Both may carry placeholders for the recipient (core.services.sending.personalisation).
+    """
+
+    class Format(models.TextChoices):
+        PLAIN = "plain", _("Plain text")
+        MARKDOWN = "markdown", _("Markdown (sent as text and HTML)")
 
     subject = models.CharField(_("subject"), max_length=255)
     body = models.TextField(_("body"))
+    format = models.CharField(
+        _("format"), max_length=16, choices=Format.choices, default=Format.PLAIN
+    )
 
     class Meta:
         verbose_name = _("message")
@@ -229,6 +263,8 @@ class Attempt(models.Model):
     accepted_count = models.PositiveIntegerField(_("accepted"), default=0)
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
     pending_count = models.PositiveIntegerField(_("pending"), default=0)
+    # Recipients left out when the run opened: unsubscribed or bounced.
+    skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
 
     class Meta:
         verbose_name = _("attempt")
@@ -257,12 +293,15 @@ class Attempt(models.Model):
 
 
 class Delivery(models.Model):
-    """The ledger line of one recipient in one run: accepted, failed (and why) or still pending."""
+    """The ledger line of one recipient in one run: accepted, failed (and why), still pending,
+    or skipped (unsubscribed or bounced)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         ACCEPTED = "accepted", _("Accepted")
         FAILED = "failed", _("Failed")
+        # Neither sent nor failed: the client had unsubscribed or bounced (`reply` says which).
+        SKIPPED = "skipped", _("Skipped")
 
     attempt = models.ForeignKey(
         Attempt, verbose_name=_("attempt"), on_delete=models.CASCADE, related_name="deliveries"

@@ -185,6 +185,10 @@ MAILERS = {
 }
 if MAILERS["default"]["OPTIONS"]["use_tls"] and MAILERS["default"]["OPTIONS"]["use_ssl"]:
     raise SettingsError("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set at most one.")
+# Where the service is reached from outside: letters link back to it (unsubscribe).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
+if not DEBUG and not SITE_URL:
+    raise SettingsError("SITE_URL must be set when DEBUG is off (e.g. https://mail.example.com).")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mailing service <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # SMTP connections one mailing run may use at once.

@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+os.environ.setdefault("SITE_URL", "http://testserver")
 
 from mailing_service.settings import *  # noqa: F403
 from mailing_service.settings import DATABASES, VAR_DIR
