@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from core.views import clients, dashboard, mailings, messages, reports, sending, validation
+from core.views import (
+    clients,
+    dashboard,
+    mailings,
+    messages,
+    reports,
+    sending,
+    unsubscribe,
+    validation,
+)
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -27,4 +36,6 @@ urlpatterns = [
     path("mailings/<int:pk>/report/", reports.mailing_report, name="mailing-report"),
     path("mailings/<int:pk>/report.csv", reports.mailing_report_csv, name="mailing-report-csv"),
     path("mailings/<int:pk>/send/", sending.mailing_send, name="mailing-send"),
+    # The recipient's unsubscribe link: no login, a signed token names the client.
+    path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]

@@ -17,6 +17,8 @@ PUBLIC_URL_NAMES = {
     "password_reset_complete",
     "set_language",
     "logout",
+    # The recipient's link in every letter: a signed token instead of a sign-in (test_unsubscribe).
+    "unsubscribe",
 }
 
 

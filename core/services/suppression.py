@@ -5,6 +5,8 @@ login and never expires, so the link of an old letter still works; it stops work
 SECRET_KEY changes without the old key in SECRET_KEY_FALLBACKS.
 """
 
+from datetime import datetime
+
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
@@ -35,3 +37,21 @@ def client_for_token(token: str) -> Client | None:
     if not client_id.isdigit():
         return None
     return Client.objects.filter(pk=int(client_id)).first()
+
+
+def client_unsubscribe(*, client: Client, source: str, now: datetime) -> bool:
+    """Mark the client unsubscribed; False when it already was (the first time and way stay)."""
+    return bool(
+        Client.objects.filter(pk=client.pk, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=now, unsubscribe_source=source, updated_at=now
+        )
+    )
+
+
+def client_resubscribe(*, client: Client, now: datetime) -> bool:
+    """Undo an unsubscribe, at the recipient's own request (their link); never the owner's."""
+    return bool(
+        Client.objects.filter(pk=client.pk, unsubscribed_at__isnull=False).update(
+            unsubscribed_at=None, unsubscribe_source="", updated_at=now
+        )
+    )
