@@ -20,7 +20,8 @@ def browser_client() -> HttpClient:
 
 
 def link(client: Client) -> str:
-    return reverse("unsubscribe", kwargs={"token": suppression.unsubscribe_token(client_id=client.pk)})
+    token = suppression.unsubscribe_token(client_id=client.pk)
+    return reverse("unsubscribe", kwargs={"token": token})
 
 
 def test_the_link_is_absolute_on_the_site_url(recipient, settings):
@@ -42,9 +43,7 @@ def test_a_get_only_asks_and_never_unsubscribes(browser_client, recipient):
     assert response["Cache-Control"] == "no-store"
 
 
-def test_the_button_unsubscribes_without_a_csrf_token_and_can_be_undone(
-    browser_client, recipient
-):
+def test_the_button_unsubscribes_without_a_csrf_token_and_can_be_undone(browser_client, recipient):
     response = browser_client.post(link(recipient))
 
     assert response.status_code == 200
