@@ -19,7 +19,14 @@ from django.utils.translation import gettext as _
 from core.models import Attempt, Delivery
 from core.services.sending.claims import lease_end
 from core.services.sending.letters import Letter, envelope_address
-from core.services.sending.smtp import Session, SessionDropped, SessionError, decode, unintelligible
+from core.services.sending.smtp import (
+    Session,
+    SessionDropped,
+    SessionError,
+    decode,
+    unintelligible,
+    warn_if_unverified,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +90,7 @@ class RunSender:
 
     def send(self) -> str:
         """Send until no recipient is left to try now; return the reason the run stopped, if any."""
+        warn_if_unverified(self.options)
         pending = self._pending()
         first = next(pending, None)
         if first is None:
