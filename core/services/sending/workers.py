@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import Attempt, Delivery
-from core.services.sending.claims import lease_end
+from core.services.sending.claims import deliveries_skip_suppressed, lease_end
 from core.services.sending.letters import Letter, envelope_address
 from core.services.sending.smtp import (
     Session,
@@ -84,7 +84,7 @@ class RunSender:
         self.lease_lost = False
         self.lease_renewed_at = time.monotonic()
         self.progress_interval = min(0.5, self.lease_seconds / 4)
-        self.unsaved_accepted = self.unsaved_failed = 0
+        self.unsaved_accepted = self.unsaved_failed = self.unsaved_skipped = 0
 
     # The main thread.
 
@@ -169,7 +169,14 @@ class RunSender:
             )
             if not rows:
                 return
+            # Clients who unsubscribed or bounced since the run opened (it may have been
+            # resumed or taken over much later) are skipped, not sent to.
+            skipped = deliveries_skip_suppressed(
+                attempt_id=self.attempt.pk, after_id=last_id, up_to_id=rows[-1][0]
+            )
+            self.unsaved_skipped += len(skipped)
             last_id = rows[-1][0]
+            rows = [row for row in rows if row[0] not in skipped]
             for delivery_id, email, name in rows:
                 yield Work(delivery_id=delivery_id, email=email, name=name or "")
             del rows  # before the next batch is fetched: one batch in memory at a time
@@ -210,17 +217,20 @@ class RunSender:
                 if not progress_due:
                     return
                 accepted, failed = self.unsaved_accepted, self.unsaved_failed
-                self.unsaved_accepted = self.unsaved_failed = 0
+                skipped = self.unsaved_skipped
+                self.unsaved_accepted = self.unsaved_failed = self.unsaved_skipped = 0
                 cursor.execute(
                     f"UPDATE {Attempt._meta.db_table} "  # noqa: S608 - model table name
                     "SET accepted_count = accepted_count + %s, "
                     "failed_count = failed_count + %s, "
+                    "skipped_count = skipped_count + %s, "
                     "pending_count = pending_count - %s, lease_expires_at = %s "
                     "WHERE id = %s AND lease_token = %s",
                     [
                         accepted,
                         failed,
-                        accepted + failed,
+                        skipped,
+                        accepted + failed + skipped,
                         lease_end(now),
                         self.attempt.pk,
                         self.attempt.lease_token,
