@@ -4,6 +4,7 @@ worker threads and records their results; only the main thread touches the datab
 import heapq
 import logging
 import queue
+import re
 import smtplib
 import threading
 import time
@@ -16,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.models import Attempt, Delivery
+from core.models import Attempt, Client, Delivery
 from core.services.sending.claims import deliveries_skip_suppressed, lease_end
 from core.services.sending.letters import Letter, envelope_address
 from core.services.sending.smtp import (
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 _FETCH_BATCH = 1000
 # Longest server reply kept in the ledger.
 _REPLY_LIMIT = 1000
+# The enhanced status code of a reply (RFC 3463): class.subject.detail, e.g. 5.1.1.
+_ENHANCED_CODE = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
 class Outcome(StrEnum):
@@ -41,6 +44,9 @@ class Outcome(StrEnum):
 
     ACCEPTED = Delivery.Status.ACCEPTED
     FAILED = Delivery.Status.FAILED
+    # The server refused the recipient's address for good: failed, and the client is marked
+    # bounced so that later runs skip it. FAILED alone is a failure that is not the address's.
+    REFUSED = "refused"
     DEFERRED = "deferred"  # a temporary refusal: pending, tried again after a back-off
     UNTRIED = "untried"  # never reached the server: pending, no try counted
 
@@ -185,6 +191,7 @@ class RunSender:
         """Write a batch of results in one transaction, renew the lease, then release workers."""
         now = timezone.now()
         tried = []
+        bounced = []
         accepted = failed = 0
         for result in batch:
             if result.fatal and not self.fatal_reply:
@@ -194,6 +201,10 @@ class RunSender:
             status = result.outcome
             if status == Outcome.DEFERRED:
                 status = Delivery.Status.PENDING
+            elif status == Outcome.REFUSED:
+                status = Delivery.Status.FAILED
+                reply = result.reply[:_REPLY_LIMIT]
+                bounced.append((now, reply, now, result.work.delivery_id, result.work.email))
             accepted += status == Delivery.Status.ACCEPTED
             failed += status == Delivery.Status.FAILED
             # When the recipient's outcome became final; the statistics count days by it.
@@ -213,6 +224,15 @@ class RunSender:
                         "SET status = %s, reply = %s, sent_at = %s, tries = tries + 1 "
                         f"WHERE id = %s AND status = '{Delivery.Status.PENDING}'",
                         tried,
+                    )
+                if bounced:
+                    # The client is marked only while it still has the address refused.
+                    cursor.executemany(
+                        f"UPDATE {Client._meta.db_table} "  # noqa: S608 - model table names
+                        "SET bounced_at = %s, bounce_reply = %s, updated_at = %s "
+                        f"WHERE id = (SELECT client_id FROM {Delivery._meta.db_table} "
+                        "WHERE id = %s) AND email = %s AND bounced_at IS NULL",
+                        bounced,
                     )
                 if not progress_due:
                     return
@@ -346,7 +366,26 @@ class RunSender:
             raise SessionError(_("The mail server refused the sender: %(reply)s") % {"reply": text})
         if stage != "MESSAGE":
             session.command(session.smtp.rset)
-        return (Outcome.DEFERRED if code < 500 else Outcome.FAILED), text
+        if code < 500:
+            return Outcome.DEFERRED, text
+        return (Outcome.REFUSED if _about_the_address(reply) else Outcome.FAILED), text
+
+
+def _about_the_address(reply: str) -> bool:
+    """Whether a permanent refusal of one recipient (RCPT, or DATA for their letter) is about
+    their address, which then bounced.
+
+    A reply without an enhanced status code is taken at its word. One with a code says what
+    it is about (RFC 3463): X.1 the address and X.2 the mailbox are the recipient's, except
+    X.2.3 (the message is too long). X.7 policy (relay denied, a sender not allowed), X.6
+    content, X.3 the receiving system and the rest are not the address's fault: they refuse
+    every recipient alike, and suppressing on them would empty a list in one run.
+    """
+    match = _ENHANCED_CODE.match(reply)
+    if match is None:
+        return True
+    subject, detail = match.group(2), match.group(3)
+    return subject == "1" or (subject == "2" and detail != "3")
 
 
 def _chain(first, rest):
