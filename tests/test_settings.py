@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
 from mailing_service.settings import env as settings_environment
 
@@ -148,3 +151,23 @@ def test_a_variable_only_dotenv_sets_stays_out_of_the_cron_job():
     assert "EMAIL_HOST_PASSWORD" not in prefix
     assert "DEBUG=true" in prefix
 
+
+# --- The sending engine speaks SMTP itself: another mail backend is refused, not ignored.
+
+
+def test_a_mailer_backend_other_than_smtp_fails_the_system_check(settings):
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+
+    with pytest.raises(SystemCheckError, match=r"core\.E001.*console\.EmailBackend"):
+        call_command("check")
+
+
+def test_the_smtp_mailer_backend_passes_the_system_check(settings):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": 1025},
+        }
+    }
+
+    call_command("check")
