@@ -12,9 +12,10 @@ evenly over the last 365 days (so the 30-day chart covers a twelfth of them at a
 
 Each page is requested through Django's test client (middleware, views, templates, the real
 database), warmed up, then timed `--repeat` times; the median is printed with the number of
-queries. To measure PostgreSQL instead, set BENCH_DATABASE_URL to a URL whose database name
-holds `{volume}`, e.g. postgres://u:p@127.0.0.1:5432/bench_{volume} (the databases must exist;
-they are emptied and filled).
+queries, and the machine's load average at the start and the end. To measure PostgreSQL
+instead, set BENCH_DATABASE_URL to a URL whose database name holds `{volume}`, e.g.
+postgres://u:p@127.0.0.1:5432/bench_{volume} (the databases must exist; they are emptied and
+filled).
 
 `--quick` checks that the benchmark still runs (tests/test_bench_smoke.py does it): volumes of
 20 and 200 runs in SQLite databases of a temporary directory, one timed request per page. Its
@@ -251,6 +252,11 @@ def measure(repeat: int) -> dict:
     return results
 
 
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min, {os.cpu_count()} CPUs)"
+
+
 def run_volume(volume: str, args: argparse.Namespace, *, directory: Path | None) -> dict:
     """One volume in a process of its own: Django is set up once per process, per database."""
     command = [sys.executable, __file__, "--volume", volume, "--repeat", str(args.repeat)]
@@ -293,6 +299,7 @@ def main() -> None:
         measure_volume(args.volume, args)
         return
 
+    print(f"load average at the start: {load_average()}")
     if args.quick:
         args.repeat = 1
         with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as directory:
@@ -313,6 +320,7 @@ def main() -> None:
         ratio = g["median_ms"] / s["median_ms"]
         queries = f"{s['queries']}/{g['queries']}"
         print(f"{name:<26}{s['median_ms']:>10.1f}{g['median_ms']:>10.1f}{ratio:>8.2f}{queries:>10}")
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":
