@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After the two above: it reads request.htmx and hands messages over before they are stored.
+    "core.middleware.HtmxMessagesMiddleware",
 ]
 
 ROOT_URLCONF = "mailing_service.urls"

@@ -15,7 +15,7 @@ from core.filters import ClientFilter
 from core.forms import ClientForm
 from core.models import Client
 from core.tables import ClientTable
-from core.views.modal import is_on_page, modal_done, partial_for
+from core.views.modal import modal_deleted, modal_saved, partial_for
 
 PER_PAGE = 25
 
@@ -56,8 +56,7 @@ def _client_form(request: HttpRequest, *, client: Client | None) -> HttpResponse
     form = ClientForm(request.POST or None, instance=client, owner=request.user)
     if request.method == "POST" and form.is_valid() and (saved := _save(form)):
         text = _("Client %(email)s saved.") % {"email": saved.email}
-        detail_url = reverse("client-detail", kwargs={"pk": saved.pk})
-        return modal_done(request, event="clientListChanged", text=text, redirect_to=detail_url)
+        return modal_saved(request, noun="client", pk=saved.pk, text=text)
     validate_email_url = reverse("client-validate-email")
     if client is not None:
         validate_email_url += f"?pk={client.pk}"
@@ -86,14 +85,8 @@ def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(selectors.client_list(user=request.user), pk=pk)
     if request.method == "POST":
         client.delete()
-        detail_url = reverse("client-detail", kwargs={"pk": pk})
-        return modal_done(
-            request,
-            event="clientListChanged",
-            text=_("Client %(email)s deleted.") % {"email": client.email},
-            redirect_to=reverse("client-list"),
-            leave_page=is_on_page(request, detail_url),
-        )
+        text = _("Client %(email)s deleted.") % {"email": client.email}
+        return modal_deleted(request, noun="client", pk=pk, text=text)
     template = partial_for(request, "core/client/confirm_delete.html", "client-confirm-delete")
     return TemplateResponse(request, template, {"object": client})
 

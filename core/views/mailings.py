@@ -18,7 +18,7 @@ from core.forms import MailingForm
 from core.models import Attempt, Mailing
 from core.services.scheduling import mailing_schedule
 from core.tables import MailingTable
-from core.views.modal import is_on_page, modal_done, partial_for
+from core.views.modal import modal_deleted, modal_saved, partial_for
 
 PER_PAGE = 25
 # The detail page shows the latest attempts; older ones stay in the database and the reports.
@@ -108,8 +108,7 @@ def _mailing_form(request: HttpRequest, *, mailing: Mailing | None) -> HttpRespo
         # After the commit: scheduling may start sending at once, which must see the saved rows.
         mailing_schedule(mailing=saved, now=timezone.now())
         text = _("Mailing “%(mailing)s” saved.") % {"mailing": saved.message.subject}
-        detail_url = reverse("mailing-detail", kwargs={"pk": saved.pk})
-        return modal_done(request, event="mailingListChanged", text=text, redirect_to=detail_url)
+        return modal_saved(request, noun="mailing", pk=saved.pk, text=text)
     template = partial_for(request, "core/mailing/form.html", "mailing-form")
     return TemplateResponse(request, template, {"form": form, "object": mailing})
 
@@ -120,13 +119,7 @@ def mailing_delete(request: HttpRequest, pk: int) -> HttpResponse:
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
     if request.method == "POST":
         mailing.delete()
-        detail_url = reverse("mailing-detail", kwargs={"pk": pk})
-        return modal_done(
-            request,
-            event="mailingListChanged",
-            text=_("Mailing “%(mailing)s” deleted.") % {"mailing": mailing.message.subject},
-            redirect_to=reverse("mailing-list"),
-            leave_page=is_on_page(request, detail_url),
-        )
+        text = _("Mailing “%(mailing)s” deleted.") % {"mailing": mailing.message.subject}
+        return modal_deleted(request, noun="mailing", pk=pk, text=text)
     template = partial_for(request, "core/mailing/confirm_delete.html", "mailing-confirm-delete")
     return TemplateResponse(request, template, {"object": mailing})
