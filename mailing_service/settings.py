@@ -242,7 +242,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 MESSAGE_TAGS = {50: "danger", 40: "danger"}
 
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-htmx.html"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 WIDGET_ERROR_CLASS = "is-invalid"
 
 LOG_DIR = VAR_DIR / "log"

@@ -8,26 +8,21 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
-from django_tables2 import RequestConfig
 
 from core import selectors
 from core.filters import ClientFilter
 from core.forms import ClientForm
 from core.models import Client
 from core.tables import ClientTable
+from core.views.lists import list_response
 from core.views.modal import modal_deleted, modal_saved, partial_for
-
-PER_PAGE = 25
 
 
 @require_GET
 def client_list(request: HttpRequest) -> HttpResponse:
     """The user's clients, filtered, sorted and paged; htmx gets only the table section."""
     filterset = ClientFilter(request.GET, queryset=selectors.client_list(user=request.user))
-    table = ClientTable(filterset.qs)
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    template = partial_for(request, "core/client/list.html", "client-table")
-    return TemplateResponse(request, template, {"filter": filterset, "table": table})
+    return list_response(request, filterset, ClientTable, "core/client/list.html#client-table")
 
 
 @require_GET

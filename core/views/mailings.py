@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
-from django_tables2 import RequestConfig
 
 from core import selectors
 from core.filters import MailingFilter
@@ -18,10 +17,10 @@ from core.forms import MailingForm
 from core.models import Attempt, Mailing
 from core.services.scheduling import mailing_schedule
 from core.tables import MailingTable
+from core.views.lists import list_response
 from core.views.modal import modal_deleted, modal_saved, partial_for
 
-PER_PAGE = 25
-# The detail page shows the latest attempts; older ones stay in the database and the reports.
+# The detail page shows the latest runs; older ones stay in the database and the reports.
 ATTEMPTS_SHOWN = 50
 
 
@@ -32,10 +31,7 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
         recipient_count=Count("clients", distinct=True)
     )
     filterset = MailingFilter(request.GET, queryset=queryset, request=request)
-    table = MailingTable(filterset.qs)
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    template = partial_for(request, "core/mailing/list.html", "mailing-table")
-    return TemplateResponse(request, template, {"filter": filterset, "table": table})
+    return list_response(request, filterset, MailingTable, "core/mailing/list.html#mailing-table")
 
 
 @require_GET

@@ -6,36 +6,30 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
-from django_tables2 import RequestConfig
 
 from core import selectors
 from core.filters import MessageFilter
 from core.forms import MessageForm
 from core.models import Message
 from core.tables import MessageTable
+from core.views.lists import list_response
 from core.views.modal import modal_deleted, modal_saved, partial_for
-
-PER_PAGE = 25
 
 
 @require_GET
 def message_list(request: HttpRequest) -> HttpResponse:
     """The user's messages, filtered, sorted and paged; htmx gets only the table section."""
     filterset = MessageFilter(request.GET, queryset=selectors.message_list(user=request.user))
-    table = MessageTable(filterset.qs)
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    template = partial_for(request, "core/message/list.html", "message-table")
-    return TemplateResponse(request, template, {"filter": filterset, "table": table})
+    return list_response(request, filterset, MessageTable, "core/message/list.html#message-table")
 
 
 @require_GET
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One message and the mailings that send it."""
     message = get_object_or_404(selectors.message_list(user=request.user), pk=pk)
+    mailings = message.mailings.select_related("message")
     template = partial_for(request, "core/message/detail.html", "message-details")
-    return TemplateResponse(
-        request, template, {"object": message, "mailings": message.mailings.all()}
-    )
+    return TemplateResponse(request, template, {"object": message, "mailings": mailings})
 
 
 @require_http_methods(["GET", "POST"])
