@@ -192,7 +192,13 @@ class AttemptTable(tables.Table):
         ]
         order_by = "-attempted_at"
         empty_text = _("No runs yet.")
-        attrs = {"class": "table table-sm align-middle mb-0", "id": "attempt-table-grid"}
+        # The dashboard boosts the sort and page links (they fetch #attempt-table alone), not
+        # the links to a mailing's page in the rows.
+        attrs = {
+            "class": "table table-sm align-middle mb-0",
+            "id": "attempt-table-grid",
+            "tbody": {"hx-boost": "false"},
+        }
         row_attrs = {"data-status": lambda record: record.status}
 
     def render_status(self, value, record) -> str:
