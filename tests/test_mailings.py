@@ -295,7 +295,7 @@ def test_attempts_section_alone_for_htmx(htmx_client, user, message):
 
     assert b"<html" not in response.content
     assert response.text.strip().startswith('<section id="mailing-attempts"')
-    assert "No attempts yet." in response.text
+    assert "No runs yet." in response.text
 
 
 def test_delete_with_and_without_htmx(user_client, htmx_client, user, message, clients):
