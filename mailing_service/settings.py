@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After the two above: it reads request.htmx and hands messages over before they are stored.
+    "core.middleware.HtmxMessagesMiddleware",
 ]
 
 ROOT_URLCONF = "mailing_service.urls"
@@ -228,7 +230,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 MESSAGE_TAGS = {50: "danger", 40: "danger"}
 
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-htmx.html"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 WIDGET_ERROR_CLASS = "is-invalid"
 
 LOG_DIR = VAR_DIR / "log"
