@@ -6,16 +6,14 @@ import pytest
 from playwright.sync_api import expect
 
 from core.models import Client
+from tests.factories import make_client, make_clients
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def thirty_clients(user) -> None:
-    Client.objects.bulk_create(
-        Client(owner=user, email=f"client{i:02}@example.com", full_name=f"Person {i:02}")
-        for i in range(30)
-    )
+    make_clients(owner=user, count=30, email="client{n:02}@example.com", full_name="Person {n:02}")
 
 
 def rows(page):
@@ -94,7 +92,7 @@ def test_create_edit_delete_in_the_modal_keep_filter_and_page(signed_in_page, us
 
 
 def test_duplicate_email_is_reported_when_the_field_is_left(signed_in_page, user):
-    Client.objects.create(owner=user, email="anna.smith@example.com", full_name="Anna")
+    make_client(owner=user, email="anna.smith@example.com", full_name="Anna")
     page = signed_in_page
     page.goto("/clients/")
     page.get_by_role("link", name="New client").click()
@@ -123,7 +121,7 @@ def test_duplicate_email_is_reported_when_the_field_is_left(signed_in_page, user
 
 
 def test_editing_a_client_on_its_page_and_deleting_it_from_there(signed_in_page, user):
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
     page = signed_in_page
     page.goto(f"/clients/{client.pk}/")
     modal = page.locator("#modal")

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from core.models import Client
-from tests.mailing_runs import ACCEPTED, FAILED, make_mailing, record_run
+from core.models import Mailing
+from tests.factories import ACCEPTED, FAILED, make_client, make_mailing, record_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -16,10 +16,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def weekly(user):
     clients = [
-        Client.objects.create(owner=user, email=f"{name}@example.com", full_name=name)
+        make_client(owner=user, email=f"{name}@example.com", full_name=name)
         for name in ("ann", "bob", "cid")
     ]
-    return make_mailing(user, subject="Weekly news", clients=clients)
+    return make_mailing(
+        owner=user,
+        subject="Weekly news",
+        clients=clients,
+        status=Mailing.Status.RUNNING,
+        next_run_at=None,
+    )
 
 
 def send_in_the_background(mailing, *, failed: int = 1, minutes_ago: int = 0):

@@ -9,6 +9,7 @@ from django_crontab.crontab import Crontab
 
 from core.models import Attempt
 from mailing_service.cron import cron_command_prefix
+from tests.factories import make_clients, make_mailing
 from tests.sending.processes import sender_environment
 from tests.smtp_servers import SmtpSink
 
@@ -47,10 +48,8 @@ def test_the_cron_line_carries_the_environment_the_job_needs():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_cron_line_sends_due_mailings_from_the_bare_environment_cron_gives(
-    make_mailing, user, settings
-):
-    mailing = make_mailing(user, count=2)
+def test_the_cron_line_sends_due_mailings_from_the_bare_environment_cron_gives(user, settings):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
     with SmtpSink() as sink:
         # The environment `crontab add` would see, with the test database and the sink.
         settings.CRONTAB_COMMAND_PREFIX = cron_command_prefix(

@@ -12,9 +12,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from core.models import Attempt, Delivery, Mailing
+from core.models import Attempt, Delivery
 from core.services import sending
 from core.services.scheduling import mailing_schedule
+from tests.factories import make_clients, make_mailing
 from tests.sending.conftest import mailers_for
 from tests.sending.processes import sender_environment, start_sender
 from tests.smtp_servers import SmtpSink
@@ -34,9 +35,12 @@ def wait_for(condition, *, timeout: float, step: float = 0.02) -> None:
 
 
 @pytest.mark.parametrize("processes", [2, 4])
-def test_concurrent_senders_send_every_recipient_exactly_once(make_mailing, user, processes):
+def test_concurrent_senders_send_every_recipient_exactly_once(user, processes):
     # Runs long enough (30 recipients at 30 ms over 2 connections) for the senders to overlap.
-    mailings = [make_mailing(user, count=30, first=30 * n) for n in range(4)]
+    mailings = [
+        make_mailing(owner=user, clients=make_clients(owner=user, count=30, first=30 * n))
+        for n in range(4)
+    ]
     with SmtpSink(delay=0.03) as sink:
         env = sender_environment(sink, SENDING_LEASE_SECONDS="30")
         senders = [start_sender(env=env) for _ in range(processes)]
@@ -53,8 +57,8 @@ def test_concurrent_senders_send_every_recipient_exactly_once(make_mailing, user
     assert len(lines) == 4
 
 
-def test_a_sender_killed_mid_run_is_finished_by_the_next_one(make_mailing, user, settings):
-    mailing = make_mailing(user, count=30)
+def test_a_sender_killed_mid_run_is_finished_by_the_next_one(user, settings):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=30))
     with SmtpSink(delay=0.05) as sink:
         settings.MAILERS = mailers_for(sink)
         env = sender_environment(sink, SENDING_LEASE_SECONDS="1")
@@ -89,12 +93,9 @@ def test_a_sender_killed_mid_run_is_finished_by_the_next_one(make_mailing, user,
     assert sum(counts.values()) - 30 <= 2
 
 
-def test_a_mailing_due_when_saved_goes_out_without_the_request_waiting(
-    make_mailing, user, settings, monkeypatch
-):
+def test_a_mailing_due_when_saved_goes_out_without_the_request_waiting(user, settings, monkeypatch):
     settings.SENDING_START_DETACHED = True
-    mailing = make_mailing(user, count=2)
-    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=None)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2), next_run_at=None)
     with SmtpSink(delay=0.5) as sink:
         for name, value in sender_environment(sink).items():
             monkeypatch.setenv(name, value)
@@ -112,11 +113,10 @@ def test_a_mailing_due_when_saved_goes_out_without_the_request_waiting(
 
 
 def test_send_now_returns_at_once_and_the_detached_sender_sends(
-    make_mailing, user, user_client, settings, monkeypatch
+    user, user_client, settings, monkeypatch
 ):
     settings.SENDING_START_DETACHED = True
-    mailing = make_mailing(user, count=2)
-    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=None)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2), next_run_at=None)
     with SmtpSink(delay=0.5) as sink:
         for name, value in sender_environment(sink).items():
             monkeypatch.setenv(name, value)
