@@ -1,7 +1,8 @@
-"""The django-crontab entry: every minute, it runs `send_mailings` the way cron would."""
+"""`send_mailings` every minute: the django-crontab entry, and the loop for hosts without cron."""
 
 import re
 import subprocess
+import sys
 
 import pytest
 from django.conf import settings as django_settings
@@ -14,6 +15,7 @@ from tests.sending.processes import sender_environment
 from tests.smtp_servers import SmtpSink
 
 LOG = django_settings.VAR_DIR / "log" / "send_mailings.log"
+MANAGE = str(django_settings.BASE_DIR / "manage.py")
 
 
 def crontab_line() -> str:
@@ -73,3 +75,25 @@ def test_the_cron_line_sends_due_mailings_from_the_bare_environment_cron_gives(u
     with LOG.open(encoding="utf-8") as log:
         log.seek(log_size)
         assert f"mailing {mailing.pk} attempt {attempt.pk}: success, sent 2" in log.read()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_scheduler_once_runs_send_mailings_in_a_child_and_reports_its_lines(user):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
+    with SmtpSink() as sink:
+        scheduler = subprocess.run(
+            [sys.executable, MANAGE, "run_scheduler", "--once"],
+            env=sender_environment(sink),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+        assert len(sink.messages) == 2
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert scheduler.returncode == 0, scheduler.stderr
+    assert scheduler.stdout.splitlines() == [
+        "Scheduler: send_mailings every 60 s",
+        f"  mailing {mailing.pk} attempt {attempt.pk}: success, sent 2, failed 0, pending 0",
+    ]
+    assert scheduler.stderr == ""
