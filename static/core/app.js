@@ -22,11 +22,29 @@
     }
   });
 
-  // Once shown (Bootstrap focuses the dialog itself), put the cursor in the first field, unless
-  // the user already clicked into one.
+  // The field the user entered while the modal was still opening. Bootstrap's focus trap moves
+  // the focus to the dialog itself just before `shown`, so the field must be remembered here.
+  let opening = false;
+  let fieldEnteredWhileOpening = null;
+  modalElement.addEventListener("show.bs.modal", () => {
+    opening = true;
+    fieldEnteredWhileOpening = null;
+  });
+  modalContent.addEventListener("focusin", (event) => {
+    if (opening && event.target.matches("input, select, textarea")) {
+      fieldEnteredWhileOpening = event.target;
+    }
+  });
+
+  // Once shown, put the cursor back where the user put it, or else in the first field.
   modalElement.addEventListener("shown.bs.modal", () => {
-    const active = document.activeElement;
-    if (modalContent.contains(active) && active.matches("input, select, textarea")) return;
+    const entered = fieldEnteredWhileOpening;
+    opening = false;
+    fieldEnteredWhileOpening = null;
+    if (entered && modalContent.contains(entered)) {
+      entered.focus();
+      return;
+    }
     const first = modalContent.querySelector(
       "input:not([type=hidden]):not([tabindex='-1']), select:not([tabindex='-1']), textarea"
     );
