@@ -37,6 +37,8 @@ class ReceivedMessage:
     mail_from: str
     recipients: tuple[str, ...]
     content: bytes
+    # The name the client gave in EHLO/HELO (recorded by SmtpSink; not compared).
+    helo: str = field(default="", compare=False)
 
 
 class _BackgroundServer:
@@ -95,6 +97,7 @@ class _SinkHandler:
                 mail_from=envelope.mail_from,
                 recipients=tuple(envelope.rcpt_tos),
                 content=envelope.content,
+                helo=session.host_name or "",
             )
         )
         return "250 2.0.0 Message accepted for delivery"
@@ -104,11 +107,18 @@ class SmtpSink(_BackgroundServer):
     """A well-behaved SMTP server (aiosmtpd) that records every message it receives."""
 
     def __init__(
-        self, *, delay: float = 0.0, username: str | None = None, password: str | None = None
+        self,
+        *,
+        delay: float = 0.0,
+        username: str | None = None,
+        password: str | None = None,
+        smtputf8: bool = True,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("Give both username and password, or neither.")
         self.delay = delay
+        # Whether EHLO offers SMTPUTF8 (RFC 6531: addresses with non-ASCII local parts).
+        self.smtputf8 = smtputf8
         self._credentials = None if username is None else (username, password)
         self._messages: list[ReceivedMessage] = []
         self._lock = threading.Lock()
@@ -145,6 +155,7 @@ class SmtpSink(_BackgroundServer):
             port=0,
             # A fixed name: aiosmtpd would otherwise call socket.getfqdn(), a DNS lookup.
             server_hostname="sink.test",
+            enable_SMTPUTF8=self.smtputf8,
             **auth_options,
         )
         self._controller.start()

@@ -11,9 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from core.models import Attempt, Delivery, Mailing
+from core.models import Attempt, Client, Delivery, Mailing
 from core.services import sending
 from core.services.sending import claims
+from core.services.suppression import unsubscribe_url
 from tests.sending.conftest import SMTP_TIMEOUT, mailers_for
 from tests.smtp_servers import SmtpSink, refused_port
 
@@ -54,6 +55,8 @@ def parsed(message) -> email.message.EmailMessage:
 
 
 def test_each_client_gets_their_own_message_with_date_message_id_and_utf8(sink, make_mailing, user):
+    user.sender_name = "Магазин"
+    user.save()
     mailing = make_mailing(user, count=3, names=["Анна Петрова", "Boris O'Neil, Jr.", ""])
 
     run_due()
@@ -67,13 +70,15 @@ def test_each_client_gets_their_own_message_with_date_message_id_and_utf8(sink, 
     assert str(letters["client0@example.com"]["To"]) == "Анна Петрова <client0@example.com>"
     assert letters["client1@example.com"]["To"].addresses[0].display_name == "Boris O'Neil, Jr."
     assert str(letters["client2@example.com"]["To"]) == "client2@example.com"
-    for letter in letters.values():
+    for address, letter in letters.items():
         assert letter["Subject"] == "Весенняя распродажа"
         assert str(letter["From"]) == "Магазин <shop@example.com>"
         assert letter["Date"].datetime is not None
+        link = unsubscribe_url(client_id=Client.objects.get(email=address).pk)
         assert (
             letter.get_content().replace("\r\n", "\n")
             == "Здравствуйте!\nСкидки до 50%.\n.точка в начале строки\n"  # noqa: RUF001 - Russian text
+            f"\n-- \nDo not want these letters any more? Unsubscribe: {link}\n"
         )
     message_ids = {letter["Message-ID"] for letter in letters.values()}
     assert len(message_ids) == 3 and all(mid.startswith("<") for mid in message_ids)
@@ -236,11 +241,14 @@ def test_451_beyond_the_retries_leaves_the_recipient_pending_and_the_run_resumes
     assert Attempt.objects.filter(mailing=mailing).count() == 1  # still one run
 
 
-def test_an_address_that_cannot_be_sent_fails_alone(sink, make_mailing, user):
+def test_an_address_that_cannot_be_sent_fails_alone(make_mailing, user, settings):
     mailing = make_mailing(user, count=2)
     mailing.clients.filter(email="client0@example.com").update(email="клиент@example.com")
 
-    run_due()
+    # A non-ASCII local part needs SMTPUTF8, which this server does not offer.
+    with SmtpSink(smtputf8=False) as sink:
+        settings.MAILERS = mailers_for(sink)
+        run_due()
 
     assert ledger(mailing)["клиент@example.com"][0] == "failed"
     assert [m.recipients for m in sink.messages] == [("client1@example.com",)]
@@ -340,7 +348,7 @@ def test_a_garbage_reply_stops_the_run(faulty, make_mailing, user, stage):
 
 def test_a_failing_mailing_never_holds_up_the_others(faulty, make_mailing, user):
     # One mailing's letter cannot even be built, another's recipients are all refused.
-    broken = make_mailing(user, count=1, subject="Line one\nBcc: everyone@example.com")
+    broken = make_mailing(user, count=1, subject="Hello {{ client.owner.password }}")
     refused = make_mailing(user, count=2, first=1)
     fine = make_mailing(user, count=2, first=3)
     faulty.configure(reject_recipients={"client1@example.com", "client2@example.com"})
