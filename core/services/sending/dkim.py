@@ -9,10 +9,12 @@ signed). An RSA key is PEM (PKCS#1 or PKCS#8); an Ed25519 key is PEM (PKCS#8, as
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dkim
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -47,16 +49,17 @@ class DkimSigner:
     selector: bytes
     key: bytes
     algorithm: bytes  # b"rsa-sha256" or b"ed25519-sha256"
+    rsa_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
 
     def signature(self, message: bytes) -> bytes:
         """The `DKIM-Signature` header line (CRLF-terminated) to put before `message`."""
-        return dkim.sign(
-            message,
+        signer = _OpenSslRsaDkim(message, signature_algorithm=self.algorithm)
+        signer.rsa_key = self.rsa_key
+        return signer.sign(
             self.selector,
             self.domain,
             self.key,
             canonicalize=_CANONICALIZE,
-            signature_algorithm=self.algorithm,
             include_headers=list(SIGNED_HEADERS),
         )
 
@@ -104,11 +107,23 @@ def load_signer(*, domain: str, selector: str, key_file: str | Path) -> DkimSign
             % {"file": key_file, "error": error.strerror or error}
         ) from None
     key, algorithm = _parse_key(data.replace(b"\r\n", b"\n"))
+    rsa_key = None
+    if algorithm == b"rsa-sha256":
+        try:
+            rsa_key = serialization.load_pem_private_key(key, password=None)
+        except (ValueError, TypeError) as error:
+            raise DkimKeyError(
+                _("The DKIM key in %(file)s cannot sign: %(error)s")
+                % {"file": key_file, "error": error}
+            ) from None
+        if not isinstance(rsa_key, rsa.RSAPrivateKey):
+            raise DkimKeyError(_("The DKIM key file holds neither an RSA nor an Ed25519 key."))
     signer = DkimSigner(
         domain=domain.strip().lower().encode("idna"),
         selector=selector.strip().encode("ascii"),
         key=key,
         algorithm=algorithm,
+        rsa_key=rsa_key,
     )
     try:  # a key that parses may still not sign (a truncated RSA key): find out now, once
         signer.signature(b"From: check@example.com\r\nSubject: key check\r\n\r\nKey check.\r\n")
@@ -118,6 +133,40 @@ def load_signer(*, domain: str, selector: str, key_file: str | Path) -> DkimSign
             % {"file": key_file, "error": error}
         ) from None
     return signer
+
+
+class _OpenSslRsaDkim(dkim.DKIM):
+    """dkimpy's signer with its RSA operation done by OpenSSL (the cryptography package).
+
+    dkimpy computes RSA in pure Python: about 10 ms a letter with a 2048-bit key, more than
+    building and sending the letter together. OpenSSL takes about 0.4 ms. Everything else
+    (canonicalisation, hashing, the header's layout) is dkimpy's: this is its `gen_header`
+    for the RSA case (dkimpy 1.1), with one line changed. The tests verify with dkimpy itself.
+    """
+
+    rsa_key: rsa.RSAPrivateKey | None = None
+
+    def gen_header(self, fields, include_headers, canon_policy, header_name, pk, standardize=False):
+        if self.rsa_key is None or self.signature_algorithm != b"rsa-sha256" or standardize:
+            return super().gen_header(
+                fields, include_headers, canon_policy, header_name, pk, standardize
+            )
+        header_value = b"; ".join(b"=".join(x) for x in fields)
+        header_value = dkim.fold(header_value, namelen=len(header_name), linesep=b"\r\n")
+        header_value = dkim.RE_BTAG.sub(b"\\1", header_value)
+        header = (header_name, b" " + header_value)
+        hasher = dkim.HashThrough(self.hasher(), self.debug_content)
+        headers = canon_policy.canonicalize_headers(self.headers)
+        self.signed_headers = dkim.hash_headers(
+            hasher, canon_policy, headers, include_headers, header, dict(fields)
+        )
+        signature = self.rsa_key.sign(
+            hasher.digest(), padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
+        )
+        index = next(i for i, (tag, _value) in enumerate(fields) if tag == b"b")
+        fields[index] = (b"b", base64.b64encode(signature))
+        header_value = b"; ".join(b"=".join(x) for x in fields) + self.linesep
+        return dkim.fold(header_value, namelen=len(header_name), linesep=self.linesep)
 
 
 def _parse_key(data: bytes) -> tuple[bytes, bytes]:
