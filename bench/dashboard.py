@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/dashboard.py            # both volumes, then the ratio
     .venv/bin/python bench/dashboard.py --rebuild  # regenerate the databases first
+    .venv/bin/python bench/dashboard.py --quick    # smoke run: tiny volumes, throwaway databases
 
 Each volume gets a SQLite database of its own under var/bench/ (built once, reused after):
 one user with 50 mailings to 200 clients, each run sending to 10 of them, the runs spread
@@ -11,9 +12,14 @@ evenly over the last 365 days (so the 30-day chart covers a twelfth of them at a
 
 Each page is requested through Django's test client (middleware, views, templates, the real
 database), warmed up, then timed `--repeat` times; the median is printed with the number of
-queries. To measure PostgreSQL instead, set BENCH_DATABASE_URL to a URL whose database name
-holds `{volume}`, e.g. postgres://u:p@127.0.0.1:5432/bench_{volume} (the databases must exist;
-they are emptied and filled).
+queries, and the machine's load average at the start and the end. To measure PostgreSQL
+instead, set BENCH_DATABASE_URL to a URL whose database name holds `{volume}`, e.g.
+postgres://u:p@127.0.0.1:5432/bench_{volume} (the databases must exist; they are emptied and
+filled).
+
+`--quick` checks that the benchmark still runs (tests/test_bench_smoke.py does it): volumes of
+20 and 200 runs in SQLite databases of a temporary directory, one timed request per page. Its
+figures measure nothing.
 """
 
 import argparse
@@ -23,12 +29,14 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VOLUMES = {"small": (1_000, 10_000), "large": (100_000, 1_000_000)}
+QUICK_VOLUMES = {"small": (20, 200), "large": (200, 2_000)}
 MAILINGS = 50
 CLIENTS = 200
 RECIPIENTS_PER_RUN = 10
@@ -44,16 +52,74 @@ PAGES = {
 FAILURE_REPLIES = ["550 5.1.1 No such user", "552 Mailbox full", "421 Try again later"]
 
 
-def setup_django(database_url: str | None, volume: str) -> None:
-    if database_url is None:
-        (BASE_DIR / "var" / "bench").mkdir(parents=True, exist_ok=True)
-        database_url = f"sqlite:///{BASE_DIR / 'var' / 'bench' / f'dashboard-{volume}.sqlite3'}"
+def database_url(volume: str, *, directory: Path | None) -> str:
+    """Where a volume's database is: `directory` (a quick run's), BENCH_DATABASE_URL, or
+    var/bench/."""
+    if directory is None:
+        url = os.environ.get("BENCH_DATABASE_URL")
+        if url:
+            return url.format(volume=volume)
+        directory = BASE_DIR / "var" / "bench"
+        directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{directory / f'dashboard-{volume}.sqlite3'}"
+
+
+def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     sys.path.insert(0, str(BASE_DIR))
     import django
 
     django.setup()
+
+
+ATTEMPT_COLUMNS = (
+    "id",
+    "mailing_id",
+    "attempted_at",
+    "status",
+    "server_response",
+    "slot_at",
+    "finished_at",
+    "accepted_count",
+    "failed_count",
+    "pending_count",
+)
+DELIVERY_COLUMNS = (
+    "attempt_id",
+    "mailing_id",
+    "owner_id",
+    "client_id",
+    "email",
+    "status",
+    "reply",
+    "tries",
+    "sent_at",
+)
+
+
+def insert_rows(cursor, model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT `rows` of `columns` in bulk; every other column gets its field's default.
+
+    Raw SQL, because the ORM takes minutes over a million rows; the defaults come from the
+    model, so a column added later with a default (as the lease and resume columns were) does
+    not break the builder.
+    """
+    from django.db import connection
+
+    rest = [
+        field
+        for field in model._meta.concrete_fields
+        if field.column not in columns and not field.primary_key
+    ]
+    defaults = tuple(field.get_db_prep_save(field.get_default(), connection) for field in rest)
+    names = [*columns, *(field.column for field in rest)]
+    quote = connection.ops.quote_name
+    cursor.executemany(
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(quote, names))})"
+        f" VALUES ({', '.join(['%s'] * len(names))})",
+        [row + defaults for row in rows],
+    )
 
 
 def build(attempt_total: int, delivery_total: int) -> None:
@@ -138,18 +204,8 @@ def build(attempt_total: int, delivery_total: int) -> None:
                         )
                     )
                 if len(delivery_rows) >= 50_000 or index == attempt_total - 1:
-                    cursor.executemany(
-                        "INSERT INTO core_attempt (id, mailing_id, attempted_at, status,"
-                        " server_response, slot_at, finished_at, accepted_count, failed_count,"
-                        " pending_count) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        attempt_rows,
-                    )
-                    cursor.executemany(
-                        "INSERT INTO core_delivery (attempt_id, mailing_id, owner_id, client_id,"
-                        " email, status, reply, tries, sent_at)"
-                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        delivery_rows,
-                    )
+                    insert_rows(cursor, Attempt, ATTEMPT_COLUMNS, attempt_rows)
+                    insert_rows(cursor, Delivery, DELIVERY_COLUMNS, delivery_rows)
                     attempt_rows, delivery_rows = [], []
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -196,39 +252,63 @@ def measure(repeat: int) -> dict:
     return results
 
 
-def run_volume(volume: str, args: argparse.Namespace) -> dict:
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min, {os.cpu_count()} CPUs)"
+
+
+def run_volume(volume: str, args: argparse.Namespace, *, directory: Path | None) -> dict:
     """One volume in a process of its own: Django is set up once per process, per database."""
     command = [sys.executable, __file__, "--volume", volume, "--repeat", str(args.repeat)]
+    command += ["--database", database_url(volume, directory=directory)]
     if args.rebuild:
         command.append("--rebuild")
+    if args.quick:
+        command.append("--quick")
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=BASE_DIR)
     return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def measure_volume(volume: str, args: argparse.Namespace) -> None:
+    """In the child process: build the volume's database if needed, print its figures (JSON)."""
+    setup_django(args.database)
+    from django.core.management import call_command
+
+    from core.models import Delivery
+
+    call_command("migrate", verbosity=0)
+    attempts, deliveries = (QUICK_VOLUMES if args.quick else VOLUMES)[volume]
+    if args.rebuild or Delivery.objects.count() != deliveries:
+        started = time.perf_counter()
+        build(attempts, deliveries)
+        print(f"built {volume} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(json.dumps(measure(args.repeat)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=15, help="timed requests per page")
     parser.add_argument("--rebuild", action="store_true", help="regenerate the databases")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: tiny volumes, throwaway databases"
+    )
     parser.add_argument("--volume", choices=VOLUMES, help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
-
     if args.volume:
-        url = os.environ.get("BENCH_DATABASE_URL")
-        setup_django(url.format(volume=args.volume) if url else None, args.volume)
-        from django.core.management import call_command
-
-        from core.models import Delivery
-
-        call_command("migrate", verbosity=0)
-        attempts, deliveries = VOLUMES[args.volume]
-        if args.rebuild or Delivery.objects.count() != deliveries:
-            started = time.perf_counter()
-            build(attempts, deliveries)
-            print(f"built {args.volume} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        print(json.dumps(measure(args.repeat)))
+        measure_volume(args.volume, args)
         return
 
-    results = {volume: run_volume(volume, args) for volume in VOLUMES}
+    print(f"load average at the start: {load_average()}")
+    if args.quick:
+        args.repeat = 1
+        with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as directory:
+            results = {
+                volume: run_volume(volume, args, directory=Path(directory)) for volume in VOLUMES
+            }
+        print("quick smoke run: tiny volumes, one request per page; the figures measure nothing")
+    else:
+        results = {volume: run_volume(volume, args, directory=None) for volume in VOLUMES}
     small, large = results["small"], results["large"]
     print(
         f"small: {small['attempts']:,} runs, {small['deliveries']:,} deliveries; "
@@ -240,6 +320,7 @@ def main() -> None:
         ratio = g["median_ms"] / s["median_ms"]
         queries = f"{s['queries']}/{g['queries']}"
         print(f"{name:<26}{s['median_ms']:>10.1f}{g['median_ms']:>10.1f}{ratio:>8.2f}{queries:>10}")
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -1,22 +1,31 @@
 """Benchmark of the sending engine: speed against Django's own sending, scaling with
 connections, and the sender's memory as the number of recipients grows.
 
-    .venv/bin/python bench/sending.py                  # the figures of README, ~2 minutes
-    .venv/bin/python bench/sending.py --quick          # smaller N, ~20 seconds
+    .venv/bin/python bench/sending.py                  # the figures of README, ~5 minutes
+    .venv/bin/python bench/sending.py --quick          # smoke run: tiny N, a few seconds
     DATABASE_URL=postgres://... .venv/bin/python bench/sending.py   # on PostgreSQL
 
 It uses its own database (var/bench.sqlite3 by default, recreated each run; with
 DATABASE_URL, that database, which it flushes) and an aiosmtpd sink in a separate process,
 so the sink never competes with the sender for the GIL.
+
+The engine and Django's send_messages() are compared in interleaved rounds (engine, Django,
+engine, Django...) on the same letter and the same sink, so that a change in the machine's
+load hits both alike; each rate is printed as the median of the rounds with their min-max
+spread, for a Cyrillic and an ASCII letter, and the load average at the start and the end
+says how busy the machine was. `--quick` only checks that the benchmark still runs
+(tests/test_bench_smoke.py does it): its figures measure nothing.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,15 +33,41 @@ sys.path.insert(0, str(BASE_DIR))
 os.environ["DJANGO_SETTINGS_MODULE"] = "mailing_service.settings_test"
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'bench.sqlite3'}")
 
-# Every letter is personalised and carries its own unsubscribe link (placeholders of
-# core.services.sending.personalisation; the engine adds the link's headers and footer).
-SUBJECT = "{{ first_name }}, весенняя распродажа в нашем магазине"
-BODY = (
-    "Здравствуйте, {{ full_name }}!\n\n"
+
+@dataclass(frozen=True)
+class Letter:
+    """What both senders send: a subject, a body, a sender and the recipients' names."""
+
+    label: str
+    subject: str
+    body: str
+    sender: str
+    client_name: str  # formatted with the recipient's number
+
+    def recipient(self, n: int) -> str:
+        return f"{self.client_name.format(n=n)} <client{n}@example.com>"
+
+
+# Every letter is personalised and carries its recipient's own unsubscribe link (placeholders
+# of core.services.sending.personalisation; the engine also adds the link's headers and footer).
+CYRILLIC = Letter(
+    label="Cyrillic",
+    subject="{{ first_name }}, весенняя распродажа в нашем магазине",
+    body="Здравствуйте, {{ full_name }}!\n\n"
     + "Всю неделю скидки до 50% на всё. Ждём вас.\n\n" * 3
-    + "-- \nМагазин\nОтписаться: {{ unsubscribe_url }}\n"
+    + "-- \nМагазин\nОтписаться: {{ unsubscribe_url }}\n",
+    sender="Магазин <shop@example.com>",
+    client_name="Клиент Номер {n}",
 )
-SENDER = "Магазин <shop@example.com>"
+ASCII = Letter(
+    label="ASCII",
+    subject="{{ first_name }}, spring sale in our shop",
+    body="Hello {{ full_name }}!\n\n"
+    + "All week long, up to 50% off everything. See you soon.\n\n" * 3
+    + "-- \nThe shop\nUnsubscribe: {{ unsubscribe_url }}\n",
+    sender="The shop <shop@example.com>",
+    client_name="Client Number {n}",
+)
 
 SINK_CODE = """
 import sys
@@ -83,7 +118,7 @@ def setup_django(*, fresh: bool) -> None:
             call_command("flush", "--no-input", verbosity=0)
 
 
-def point_mailers_at(port: int, *, concurrency: int) -> None:
+def point_mailers_at(port: int, *, concurrency: int, letter: Letter = CYRILLIC) -> None:
     from django.conf import settings
 
     settings.MAILERS = {
@@ -92,18 +127,18 @@ def point_mailers_at(port: int, *, concurrency: int) -> None:
             "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 30},
         }
     }
-    settings.DEFAULT_FROM_EMAIL = SENDER
+    settings.DEFAULT_FROM_EMAIL = letter.sender
     settings.EMAIL_CONCURRENCY = concurrency
 
 
-def make_mailing(count: int):
-    """A mailing to `count` new clients of a new user (created in batches)."""
+def make_mailing(count: int, letter: Letter = CYRILLIC):
+    """A mailing of `letter` to `count` new clients of a new user (created in batches)."""
     from django.utils import timezone
 
     from core.models import Client, Mailing, Message, User
 
     owner = User.objects.create_user(email=f"bench-{time.monotonic_ns()}@example.com")
-    message = Message.objects.create(owner=owner, subject=SUBJECT, body=BODY)
+    message = Message.objects.create(owner=owner, subject=letter.subject, body=letter.body)
     now = timezone.now()
     mailing = Mailing.objects.create(
         owner=owner,
@@ -114,7 +149,11 @@ def make_mailing(count: int):
     through = Mailing.clients.through
     for start in range(0, count, 5000):
         clients = Client.objects.bulk_create(
-            Client(owner=owner, email=f"client{n}@example.com", full_name=f"Клиент Номер {n}")
+            Client(
+                owner=owner,
+                email=f"client{n}@example.com",
+                full_name=letter.client_name.format(n=n),
+            )
             for n in range(start, min(count, start + 5000))
         )
         through.objects.bulk_create(
@@ -134,7 +173,7 @@ def run_engine(mailing) -> float:
     return elapsed
 
 
-def run_django(count: int) -> float:
+def run_django(count: int, letter: Letter = CYRILLIC) -> float:
     """Seconds for Django's own backend to send the same personalised letters, each with its
     unsubscribe link and headers, over one connection."""
     from django.core.mail import EmailMessage, mailers
@@ -143,19 +182,21 @@ def run_django(count: int) -> float:
     from core.services.suppression import unsubscribe_url
 
     started = time.perf_counter()
-    subject, body = parse(SUBJECT), parse(BODY)
+    subject, body = parse(letter.subject), parse(letter.body)
     letters = []
     for n in range(count):
         url = unsubscribe_url(client_id=n + 1)
         values = recipient_values(
-            full_name=f"Клиент Номер {n}", email=f"client{n}@example.com", unsubscribe_url=url
+            full_name=letter.client_name.format(n=n),
+            email=f"client{n}@example.com",
+            unsubscribe_url=url,
         )
         letters.append(
             EmailMessage(
                 subject=subject.render(values),
                 body=body.render(values),
-                from_email=SENDER,
-                to=[f"Клиент Номер {n} <client{n}@example.com>"],
+                from_email=letter.sender,
+                to=[letter.recipient(n)],
                 headers={
                     "List-Unsubscribe": f"<{url}>",
                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -170,11 +211,11 @@ def run_django(count: int) -> float:
     return elapsed
 
 
-# --- Personalised letters: DKIM, and what rendering and signing cost per letter ----------
+# --- DKIM, and what rendering and signing cost per letter ---------------------------------
 
 
 def dkim_key_file() -> Path | None:
-    """A throwaway RSA-2048 key under var/ (openssl), or None without openssl."""
+    """A throwaway RSA-2048 key under var/ (made with openssl), or None without openssl."""
     path = BASE_DIR / "var" / "bench-dkim-rsa.pem"
     if not path.exists():
         try:
@@ -199,39 +240,33 @@ def dkim_settings(key_file: Path | None) -> None:
     settings.DKIM_PRIVATE_KEY_FILE = str(key_file) if key_file else ""
 
 
-def letter_costs(count: int) -> dict[str, float]:
-    """Microseconds per letter to personalise and render one (no SMTP), and to sign it."""
+def letter_costs(count: int, letter: Letter = CYRILLIC) -> dict[str, float]:
+    """Microseconds per letter to personalise and render it (no SMTP), and to sign it."""
     from core.services.sending.dkim import dkim_signer
     from core.services.sending.identity import sender_identity_of
-    from core.services.sending.letters import Letter
+    from core.services.sending.letters import Letter as EngineLetter
 
-    mailing = make_mailing(1)
+    mailing = make_mailing(1, letter)
     identity = sender_identity_of(user_id=mailing.owner_id)
-    letter = Letter.of_message(message=mailing.message, identity=identity)
+    built = EngineLetter.of_message(message=mailing.message, identity=identity)
     signer = dkim_signer()
 
-    def render(n: int):
-        values = letter.recipient_values(
-            client_id=n + 1, email=f"client{n}@example.com", name=f"Клиент Номер {n}"
-        )
-        return letter.render(
-            email=f"client{n}@example.com",
-            name=f"Клиент Номер {n}",
-            values=values,
-            delivery_id=n,
-            eight_bit=True,
-            smtputf8=False,
-        )
+    def render(n: int) -> bytes:
+        email, name = f"client{n}@example.com", letter.client_name.format(n=n)
+        values = built.recipient_values(client_id=n + 1, email=email, name=name)
+        return built.render(
+            email=email, name=name, values=values, delivery_id=n, eight_bit=True, smtputf8=False
+        ).content
 
     started = time.perf_counter()
-    rendered = [render(n).content for n in range(count)]
+    rendered = [render(n) for n in range(count)]
     costs = {"render_us": (time.perf_counter() - started) / count * 1e6}
+    costs["letter_bytes"] = sum(map(len, rendered)) / count
     if signer is not None:
         started = time.perf_counter()
         for content in rendered:
             signer.sign(content)
         costs["sign_us"] = (time.perf_counter() - started) / count * 1e6
-    costs["letter_bytes"] = sum(map(len, rendered)) / count
     return costs
 
 
@@ -261,54 +296,88 @@ def memory_child(mailing_id: int) -> dict:
     return {"peak_mib": peak / 2**20, "rss_before_mib": rss_before, "max_rss_mib": peak_rss_mib()}
 
 
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min, {os.cpu_count()} CPUs)"
+
+
+def spread(values: list[float], *, digits: int = 0) -> str:
+    """`median (min-max)` of the rounds' figures."""
+    median, low, high = statistics.median(values), min(values), max(values)
+    return f"{median:8.{digits}f}   ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def compare_with_django(
+    *, letter: Letter, count: int, rounds: int, port: int, signed: bool = False
+) -> list[float]:
+    """Interleaved rounds of the engine and Django on `letter`; returns the engine/Django ratios.
+
+    Each round runs the engine, then Django, over one connection to the same sink, N letters
+    each; a change in the machine's load between rounds hits both senders alike.
+    """
+    point_mailers_at(port, concurrency=1, letter=letter)
+    run_django(50, letter)  # warm-up: imports, the DNS name, the first connection
+    run_engine(make_mailing(50, letter))
+    engine_rates, django_rates = [], []
+    for _ in range(rounds):
+        mailing = make_mailing(count, letter)  # not timed: the clients of this round
+        engine_rates.append(count / run_engine(mailing))
+        django_rates.append(count / run_django(count, letter))
+    ratios = [engine / django for engine, django in zip(engine_rates, django_rates, strict=True)]
+    label = f"{letter.label}, DKIM-signed (RSA-2048)" if signed else letter.label
+    print(f"   {label} letter, {rounds} rounds of N={count:,} each; median (min-max):")
+    print(f"      Django send_messages():   {spread(django_rates)} messages/s")
+    print(f"      engine, ledger included:  {spread(engine_rates)} messages/s")
+    if signed:  # Django signs nothing: the engine pays for its signatures alone
+        print(f"      ratio signed engine / Django: {spread(ratios, digits=2)}   (target >= 1)")
+    else:
+        print(f"      ratio engine / Django:    {spread(ratios, digits=2)}   (target >= 2)")
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=5000, help="recipients of the speed runs")
+    parser.add_argument("--n", type=int, default=1000, help="recipients of each speed run")
+    parser.add_argument("--rounds", type=int, default=7, help="engine/Django rounds per letter")
     parser.add_argument("--slow-n", type=int, default=800, help="recipients of the 20 ms runs")
     parser.add_argument("--memory", type=int, nargs=2, default=[1000, 50000])
-    parser.add_argument("--quick", action="store_true", help="N=1000, 200 and 1,000/10,000")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: tiny N, 2 rounds; figures measure nothing"
+    )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)  # a mailing id
     args = parser.parse_args()
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child)))
         return
     if args.quick:
-        args.n, args.slow_n, args.memory = 1000, 200, [1000, 10000]
+        args.n, args.rounds, args.slow_n, args.memory = 40, 2, 16, [50, 100]
 
     setup_django(fresh=True)
     database = os.environ["DATABASE_URL"].split("://")[0]
     print(f"database: {database}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(f"load average at the start: {load_average()}")
+    if args.quick:
+        print("quick smoke run: tiny N, two rounds; the figures measure nothing")
 
-    print(f"\n1. One connection to a sink that answers at once, N={args.n:,}")
+    print("\n1. The engine against Django, one connection to a sink that answers at once")
     with Sink() as sink:
-        point_mailers_at(sink.port, concurrency=1)
-        run_django(200)  # warm-up: imports, DNS name, first connection
-        django_seconds = run_django(args.n)
-        engine_seconds = run_engine(make_mailing(args.n))
-    django_rate, engine_rate = args.n / django_seconds, args.n / engine_seconds
-    print(f"   Django send_messages():        {django_rate:8.0f} messages/s")
-    print(f"   engine, ledger included:       {engine_rate:8.0f} messages/s")
-    print(f"   ratio engine / Django:         {engine_rate / django_rate:8.2f}   (target >= 2)")
-
-    # Personalised letters signed with DKIM (RSA-2048), against the same Django figure.
-    key_file = dkim_key_file()
-    if key_file is None:
-        print("   (no openssl: DKIM figures skipped)")
-    else:
-        with Sink() as sink:
-            point_mailers_at(sink.port, concurrency=1)
-            dkim_settings(key_file)
-            dkim_seconds = run_engine(make_mailing(args.n))
-            dkim_settings(None)
-        dkim_rate = args.n / dkim_seconds
-        print(f"   engine with DKIM (RSA-2048):   {dkim_rate:8.0f} messages/s")
-        print(f"   ratio engine with DKIM / Django: {dkim_rate / django_rate:6.2f}   (target >= 1)")
-    dkim_settings(key_file)
-    costs = letter_costs(min(args.n, 2000))
-    dkim_settings(None)
+        for letter in (CYRILLIC, ASCII):
+            compare_with_django(letter=letter, count=args.n, rounds=args.rounds, port=sink.port)
+        # The same personalised letters signed with DKIM (RSA-2048), and the cost per letter.
+        key_file = dkim_key_file()
+        if key_file is None:
+            print("   (openssl not found: no DKIM key, the signed figures are left out)")
+        dkim_settings(key_file)
+        if key_file is not None:
+            compare_with_django(
+                letter=CYRILLIC, count=args.n, rounds=args.rounds, port=sink.port, signed=True
+            )
+        costs = letter_costs(min(args.n * 2, 2000))
+        dkim_settings(None)
+    signing = f", DKIM signing {costs['sign_us']:.0f} us" if "sign_us" in costs else ""
     print(
-        f"   per letter ({costs['letter_bytes']:,.0f} bytes): rendering {costs['render_us']:.0f} us"
-        + (f", DKIM signing {costs['sign_us']:.0f} us" if "sign_us" in costs else "")
+        f"   per Cyrillic letter ({costs['letter_bytes']:,.0f} bytes): "
+        f"personalising and rendering {costs['render_us']:.0f} us{signing}"
     )
 
     print(f"\n2. A sink that waits 20 ms before accepting each message, N={args.slow_n:,}")
@@ -342,6 +411,7 @@ def main() -> None:
     growth = figures[1]["peak_mib"] / figures[0]["peak_mib"]
     sizes = f"N={args.memory[1]:,} / N={args.memory[0]:,}"
     print(f"   heap peak ratio {sizes}: {growth:.2f}   (target ~1: no growth with N)")
+    print(f"\nload average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,8 +8,4 @@ class CoreConfig(AppConfig):
     verbose_name = _("Mailing service")
 
     def ready(self) -> None:
-        from core import checks as core_checks
-
-        checks.register(core_checks.deliverability_when_not_debug, checks.Tags.compatibility)
-        checks.register(core_checks.deliverability_for_deploy, checks.Tags.security, deploy=True)
-        checks.register(core_checks.dkim_key)
+        from core import checks  # noqa: F401  (registers the system checks)

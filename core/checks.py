@@ -1,10 +1,10 @@
-"""System checks of what receiving mail servers judge letters by (`manage.py check`).
+"""System checks: settings the app would otherwise ignore without a word.
 
-The names a letter shows (its From domain, its Message-ID domain, the EHLO name of the server
-that sends it) are scored as spam when they are `localhost` or not fully qualified; a
-production service (DEBUG off, or `check --deploy`) is warned about them and about a SITE_URL
-that is not HTTPS, since unsubscribe links point there. A DKIM key that cannot be read is an
-error whatever DEBUG says: every run would fail on it.
+Deliverability: the names a letter shows (its From domain, its Message-ID domain, the EHLO
+name of the server that sends it) are scored as spam when they are `localhost` or not fully
+qualified; a production service (DEBUG off, or `check --deploy`) is warned about them and
+about a SITE_URL that is not HTTPS, since unsubscribe links point there. A DKIM key that
+cannot be read is an error whatever DEBUG says: every run would fail on it.
 """
 
 from urllib.parse import urlsplit
@@ -15,12 +15,35 @@ from django.core import checks
 from core.services.sending.dkim import DkimKeyError, dkim_signer
 from core.services.sending.identity import default_from_domain, ehlo_name
 
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
+
+@checks.register(checks.Tags.compatibility)
+def check_mailer_backend(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """The sending engine speaks SMTP itself with MAILERS['default']['OPTIONS']: any other
+    BACKEND there would be ignored, so it is refused instead."""
+    backend = getattr(settings, "MAILERS", {}).get("default", {}).get("BACKEND")
+    if backend == SMTP_BACKEND:
+        return []
+    return [
+        checks.Error(
+            f"MAILERS['default']['BACKEND'] is {backend!r}, but the sending engine only speaks "
+            "SMTP and would ignore it.",
+            hint=f"Use {SMTP_BACKEND!r} and set the server in MAILERS['default']['OPTIONS'] "
+            "(the EMAIL_* variables, see .env.example).",
+            obj="settings.MAILERS",
+            id="core.E001",
+        )
+    ]
+
+
+@checks.register(checks.Tags.compatibility)
 def deliverability_when_not_debug(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """The deliverability warnings on every check of a production service (DEBUG off)."""
     return [] if settings.DEBUG else deliverability_warnings()
 
 
+@checks.register(checks.Tags.security, deploy=True)
 def deliverability_for_deploy(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """The same warnings for `check --deploy` with DEBUG on (with DEBUG off they are given)."""
     return deliverability_warnings() if settings.DEBUG else []
@@ -73,6 +96,7 @@ def deliverability_warnings() -> list[checks.CheckMessage]:
     return warnings
 
 
+@checks.register(checks.Tags.compatibility)
 def dkim_key(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """An error when the DKIM settings are incomplete or the key cannot sign."""
     try:

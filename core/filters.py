@@ -1,11 +1,10 @@
 """Filter bars above the lists: one `<Model>Filter` per entity, over the user's own rows."""
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core import selectors
@@ -105,10 +104,6 @@ def _user_mailings(request):
     return selectors.mailing_list(user=request.user)
 
 
-def _local_midnight(day) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
-
-
 class AttemptFilter(django_filters.FilterSet):
     """The dashboard's runs by mailing, status and a range of local days (both ends included).
 
@@ -138,7 +133,7 @@ class AttemptFilter(django_filters.FilterSet):
         fields = ["mailing", "status"]
 
     def filter_date_from(self, queryset, name, value):
-        return queryset.filter(attempted_at__gte=_local_midnight(value))
+        return queryset.filter(attempted_at__gte=selectors.local_midnight(value))
 
     def filter_date_to(self, queryset, name, value):
-        return queryset.filter(attempted_at__lt=_local_midnight(value + timedelta(days=1)))
+        return queryset.filter(attempted_at__lt=selectors.local_midnight(value + timedelta(days=1)))

@@ -19,13 +19,19 @@ class SignupForm(BaseUserCreationForm):
         labels = {"email": _("Email"), "full_name": _("Your name")}
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
+        email = normalize_email_address(self.cleaned_data["email"])
         if User.objects.filter(email=email).exists():
             raise forms.ValidationError(_("An account with this email already exists."))
         return email
 
 
-DUPLICATE_EMAIL_MESSAGE = _("This email is already in your clients.")
+def _constraint_message(model, name: str) -> str:
+    """The message a model's constraint gives when it is violated, so a form says the same."""
+    (constraint,) = (c for c in model._meta.constraints if c.name == name)
+    return constraint.violation_error_message
+
+
+DUPLICATE_EMAIL_MESSAGE = _constraint_message(Client, "client_email_unique_per_owner")
 
 
 class ClientForm(forms.ModelForm):

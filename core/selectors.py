@@ -69,7 +69,7 @@ class DeliveryWindow:
 
     @property
     def start(self) -> datetime:
-        return _local_midnight(self.days[0].day)
+        return local_midnight(self.days[0].day)
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ class DashboardFigures:
     days: list[DayDeliveries]
 
 
-def _local_midnight(day: date) -> datetime:
+def local_midnight(day: date) -> datetime:
+    """The start of a local day in the current time zone: the bound a day's range starts at."""
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
@@ -116,7 +117,7 @@ def delivery_window(*, user: User, now: datetime, days: int = STATS_DAYS) -> Del
     """
     today = timezone.localdate(now)
     day_list = [today - timedelta(days=days - 1 - offset) for offset in range(days)]
-    bounds = [_local_midnight(day) for day in [*day_list, today + timedelta(days=1)]]
+    bounds = [local_midnight(day) for day in [*day_list, today + timedelta(days=1)]]
     counts = {"pending": Coalesce(_delivery_count(owner=user, status=Delivery.Status.PENDING), 0)}
     for index in range(days):
         for status in (Delivery.Status.ACCEPTED, Delivery.Status.FAILED):

@@ -9,8 +9,43 @@ from django_tables2.paginators import LazyPaginator
 
 from core.models import Attempt, Client, Mailing, Message
 
-# Edit and delete open in the shared modal (htmx) and are plain links without JavaScript.
-ROW_ACTIONS = "includes/row_actions.html"
+
+class RowActionsColumn(tables.TemplateColumn):
+    """Edit and Delete for the row's object: they open in the shared modal (htmx), and are plain
+    links to the form pages without JavaScript."""
+
+    def __init__(self, *, noun: str) -> None:
+        super().__init__(
+            template_name="includes/object_actions.html",
+            extra_context={"noun": noun, "small": True},
+            verbose_name="",
+            orderable=False,
+            attrs={"td": {"class": "text-end text-nowrap"}},
+        )
+
+
+def _aria_sort(bound_column) -> str | None:
+    """The sort a header shows, for screen readers; app.css draws it as an arrow."""
+    if not bound_column.is_ordered:
+        return None
+    return "descending" if bound_column.order_by_alias.is_descending else "ascending"
+
+
+def list_attrs(table_id: str) -> dict:
+    """The attributes of a list page's table.
+
+    The list section boosts the sort and page links (includes/list_section.html); the links in
+    the rows are left alone: an object's page is a page, and the row actions open the modal.
+    """
+    return {
+        "class": "table table-hover align-middle",
+        "id": table_id,
+        "th": {"aria-sort": _aria_sort},
+        "tbody": {"hx-boost": "false"},
+    }
+
+
+ROW_ATTRS = {"data-pk": lambda record: record.pk}
 
 
 class ClientTable(tables.Table):
@@ -19,21 +54,15 @@ class ClientTable(tables.Table):
     email = tables.Column(verbose_name=_("Email"), linkify=("client-detail", {"pk": A("pk")}))
     full_name = tables.Column(verbose_name=_("Full name"))
     created_at = tables.DateTimeColumn(verbose_name=_("Added"), short=True)
-    actions = tables.TemplateColumn(
-        template_name=ROW_ACTIONS,
-        extra_context={"noun": "client"},
-        verbose_name="",
-        orderable=False,
-        attrs={"td": {"class": "text-end text-nowrap"}},
-    )
+    actions = RowActionsColumn(noun="client")
 
     class Meta:
         model = Client
         fields = ["email", "full_name", "created_at"]
         order_by = "email"
         empty_text = _("No clients yet.")
-        attrs = {"class": "table table-hover align-middle", "id": "client-table"}
-        row_attrs = {"data-pk": lambda record: record.pk}
+        attrs = list_attrs("client-table")
+        row_attrs = ROW_ATTRS
 
 
 class MessageTable(tables.Table):
@@ -42,21 +71,15 @@ class MessageTable(tables.Table):
     subject = tables.Column(verbose_name=_("Subject"), linkify=("message-detail", {"pk": A("pk")}))
     body = tables.Column(verbose_name=_("Body"), orderable=False)
     created_at = tables.DateTimeColumn(verbose_name=_("Created"), short=True)
-    actions = tables.TemplateColumn(
-        template_name=ROW_ACTIONS,
-        extra_context={"noun": "message"},
-        verbose_name="",
-        orderable=False,
-        attrs={"td": {"class": "text-end text-nowrap"}},
-    )
+    actions = RowActionsColumn(noun="message")
 
     class Meta:
         model = Message
         fields = ["subject", "body", "created_at"]
         order_by = "-created_at"
         empty_text = _("No messages yet.")
-        attrs = {"class": "table table-hover align-middle", "id": "message-table"}
-        row_attrs = {"data-pk": lambda record: record.pk}
+        attrs = list_attrs("message-table")
+        row_attrs = ROW_ATTRS
 
     def render_body(self, value: str) -> str:
         return value if len(value) <= 80 else value[:79] + "…"
@@ -79,21 +102,15 @@ class MailingTable(tables.Table):
     recipient_count = tables.Column(
         verbose_name=_("Recipients"), attrs={"td": {"class": "text-end"}}
     )
-    actions = tables.TemplateColumn(
-        template_name=ROW_ACTIONS,
-        extra_context={"noun": "mailing"},
-        verbose_name="",
-        orderable=False,
-        attrs={"td": {"class": "text-end text-nowrap"}},
-    )
+    actions = RowActionsColumn(noun="mailing")
 
     class Meta:
         model = Mailing
         fields = ["message", "status", "periodicity", "start_at", "next_run_at", "end_at"]
         order_by = "-start_at"
         empty_text = _("No mailings yet.")
-        attrs = {"class": "table table-hover align-middle", "id": "mailing-table"}
-        row_attrs = {"data-pk": lambda record: record.pk}
+        attrs = list_attrs("mailing-table")
+        row_attrs = ROW_ATTRS
 
 
 ATTEMPT_STATUS_BADGES = {
@@ -174,11 +191,14 @@ class AttemptTable(tables.Table):
             "server_response",
         ]
         order_by = "-attempted_at"
-        # The dashboard boosts its links itself (they target #attempt-table), so this table
-        # uses the plain Bootstrap template rather than the lists' htmx one.
-        template_name = "django_tables2/bootstrap5-responsive.html"
         empty_text = _("No runs yet.")
-        attrs = {"class": "table table-sm align-middle mb-0", "id": "attempt-table-grid"}
+        # The dashboard boosts the sort and page links (they fetch #attempt-table alone), not
+        # the links to a mailing's page in the rows.
+        attrs = {
+            "class": "table table-sm align-middle mb-0",
+            "id": "attempt-table-grid",
+            "tbody": {"hx-boost": "false"},
+        }
         row_attrs = {"data-status": lambda record: record.status}
 
     def render_status(self, value, record) -> str:

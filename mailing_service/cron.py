@@ -2,42 +2,35 @@
 
 Cron starts jobs in the home directory with little more than HOME, SHELL and a short PATH.
 Settings read `.env` by absolute path, but variables set in the environment (a container, a
-systemd unit, a shell profile) would be lost, so the job line carries those it will need.
+systemd unit, a shell profile) would be lost, so the job line carries those it will need: the
+variables the settings read (recorded by `mailing_service.environment.Environment` as they are
+read, so this list is never copied by hand), plus what Python and Django need to find them.
 """
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-# The variables the settings read (see .env.example), plus what Python and Django need.
-CRON_ENVIRONMENT = (
-    "DJANGO_SETTINGS_MODULE",
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DATABASE_URL",
-    "CONN_MAX_AGE",
-    "TIME_ZONE",
-    "EMAIL_HOST",
-    "EMAIL_PORT",
-    "EMAIL_HOST_USER",
-    "EMAIL_HOST_PASSWORD",
-    "EMAIL_USE_TLS",
-    "EMAIL_USE_SSL",
-    "EMAIL_TIMEOUT",
-    "EMAIL_CONCURRENCY",
-    "EMAIL_RETRIES",
-    "EMAIL_RETRY_DELAY",
-    "SENDING_LEASE_SECONDS",
-    "DEFAULT_FROM_EMAIL",
-    "LOG_LEVEL",
-)
+# Not read by the settings but needed before they are: which settings module to load.
+PROCESS_VARIABLES = ("DJANGO_SETTINGS_MODULE",)
 
 
-def cron_command_prefix(*, environ: Mapping[str, str], base_dir: Path) -> str:
-    """`cd <project> && VAR=value ...`: put before the job's command in the crontab line."""
+def cron_variables(*, names: Iterable[str]) -> tuple[str, ...]:
+    """The variables a cron job carries when they are set: `names` (those the settings read)
+    and PROCESS_VARIABLES."""
+    return tuple(dict.fromkeys([*PROCESS_VARIABLES, *names]))
+
+
+def cron_command_prefix(*, environ: Mapping[str, str], names: Iterable[str], base_dir: Path) -> str:
+    """`cd <project> && VAR=value ...`: put before the job's command in the crontab line.
+
+    `environ` is the process environment (without `.env`), `names` the variables the settings
+    read; those of them that are set are carried.
+    """
     assignments = [
-        f"{name}={shlex.quote(environ[name])}" for name in CRON_ENVIRONMENT if name in environ
+        f"{name}={shlex.quote(environ[name])}"
+        for name in cron_variables(names=names)
+        if name in environ
     ]
     # A UTF-8 locale, or Python would print Cyrillic mailing names to the log as errors.
     assignments.insert(0, "LANG=C.UTF-8")

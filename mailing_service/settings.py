@@ -12,25 +12,22 @@ import environ
 from django.utils.translation import gettext_lazy as _
 
 from mailing_service.cron import cron_command_prefix
+from mailing_service.environment import Environment
 from mailing_service.settings_errors import SettingsError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 
-env = environ.Env()
+# What the process was started with, before `.env` joins it: the cron job carries only this.
+_process_environment = dict(os.environ)
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Every variable below is read through `env`, which records its name: that record is the list
+# of the service's variables (the cron job's, and the one `.env.example` must document).
+env = Environment()
 
 
-def _env(reader, name: str, **kwargs):
-    """Read one variable, turning a parse failure into a SettingsError that names the variable."""
-    try:
-        return reader(name, **kwargs)
-    except (ValueError, TypeError) as error:
-        raise SettingsError(f"{name} is not valid: {error}") from None
-
-
-DEBUG = _env(env.bool, "DEBUG", default=False)
+DEBUG = env.bool("DEBUG", default=False)
 
 _INSECURE_DEV_KEY = "django-insecure-development-only-never-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -41,10 +38,10 @@ if not SECRET_KEY:
 elif not DEBUG and (SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 32):
     raise SettingsError("SECRET_KEY is too weak for DEBUG off: use 50 random characters.")
 
-ALLOWED_HOSTS = _env(env.list, "ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise SettingsError("ALLOWED_HOSTS must be set when DEBUG is off (comma-separated host names).")
-CSRF_TRUSTED_ORIGINS = _env(env.list, "CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -74,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After the two above: it reads request.htmx and hands messages over before they are stored.
+    "core.middleware.HtmxMessagesMiddleware",
 ]
 
 ROOT_URLCONF = "mailing_service.urls"
@@ -100,6 +99,9 @@ ASGI_APPLICATION = "mailing_service.asgi.application"
 # Database: one URL. SQLite by default so the service runs with nothing installed.
 _DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
 _database_url = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+# Read (and checked) whatever the database, so every variable is read on every machine; only
+# PostgreSQL uses it.
+_conn_max_age = env.int("CONN_MAX_AGE", default=0)
 _scheme = _database_url.split("://", 1)[0] if "://" in _database_url else ""
 if _scheme not in _DATABASE_SCHEMES:
     raise SettingsError(
@@ -123,7 +125,7 @@ if _database["ENGINE"].endswith("sqlite3"):
 elif not _database.get("NAME"):
     raise SettingsError("DATABASE_URL is not valid: it names no database.")
 else:
-    _database["CONN_MAX_AGE"] = _env(env.int, "CONN_MAX_AGE", default=0)
+    _database["CONN_MAX_AGE"] = _conn_max_age
 DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -167,24 +169,31 @@ STORAGES = {
 }
 
 # Mail: the EMAIL_* variables map onto Django 6.1's MAILERS. The defaults point at the local
-# SMTP sink that `make run` starts, so sending works with no mail server configured.
-_email_timeout = _env(env.float, "EMAIL_TIMEOUT", default=10.0)
+# SMTP sink that `make run` starts, so sending works with no mail server configured. The
+# sending engine speaks SMTP itself with these OPTIONS: the system check core.E001 refuses any
+# other BACKEND rather than let it be ignored.
+_email_timeout = env.float("EMAIL_TIMEOUT", default=10.0)
 MAILERS = {
     "default": {
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "OPTIONS": {
             "host": env.str("EMAIL_HOST", default="127.0.0.1"),
-            "port": _env(env.int, "EMAIL_PORT", default=1025),
+            "port": env.int("EMAIL_PORT", default=1025),
             "username": env.str("EMAIL_HOST_USER", default=""),
             "password": env.str("EMAIL_HOST_PASSWORD", default=""),
-            "use_tls": _env(env.bool, "EMAIL_USE_TLS", default=False),
-            "use_ssl": _env(env.bool, "EMAIL_USE_SSL", default=False),
+            "use_tls": env.bool("EMAIL_USE_TLS", default=False),
+            "use_ssl": env.bool("EMAIL_USE_SSL", default=False),
             "timeout": _email_timeout,
         },
     },
 }
 if MAILERS["default"]["OPTIONS"]["use_tls"] and MAILERS["default"]["OPTIONS"]["use_ssl"]:
     raise SettingsError("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set at most one.")
+# With EMAIL_USE_TLS or EMAIL_USE_SSL, the server's certificate and host name are verified
+# against the system's CAs, or only those in EMAIL_SSL_CAFILE (a PEM file, for a private CA).
+# EMAIL_SSL_VERIFY=false turns verification off, and every run logs a warning.
+EMAIL_SSL_VERIFY = env.bool("EMAIL_SSL_VERIFY", default=True)
+EMAIL_SSL_CAFILE = env.str("EMAIL_SSL_CAFILE", default="")
 # Where the service is reached from outside: letters link back to it (unsubscribe).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 if not DEBUG and not SITE_URL:
@@ -193,7 +202,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mailing service <nor
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Domains at which a user's own from-address is used as From (their SPF/DKIM/DMARC must cover
 # this server); a user's letters otherwise go from DEFAULT_FROM_EMAIL with replies to the user.
-EMAIL_ALLOWED_FROM_DOMAINS = _env(env.list, "EMAIL_ALLOWED_FROM_DOMAINS", default=[])
+EMAIL_ALLOWED_FROM_DOMAINS = env.list("EMAIL_ALLOWED_FROM_DOMAINS", default=[])
 # The domain of the letters' Message-IDs; empty: the domain of their From address.
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="")
 # The name the sender greets the mail server with (EHLO); empty: this host's qualified name.
@@ -203,48 +212,30 @@ DKIM_DOMAIN = env.str("DKIM_DOMAIN", default="")
 DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="")
 DKIM_PRIVATE_KEY_FILE = env.str("DKIM_PRIVATE_KEY_FILE", default="")
 # SMTP connections one mailing run may use at once.
-EMAIL_CONCURRENCY = _env(env.int, "EMAIL_CONCURRENCY", default=4)
+EMAIL_CONCURRENCY = env.int("EMAIL_CONCURRENCY", default=4)
 # Tries per recipient and run when the server answers 4xx (try again later), and the first
 # back-off between them in seconds (it doubles); recipients still refused wait for the next run.
-EMAIL_RETRIES = _env(env.int, "EMAIL_RETRIES", default=3)
-EMAIL_RETRY_DELAY = _env(env.float, "EMAIL_RETRY_DELAY", default=2.0)
+EMAIL_RETRIES = env.int("EMAIL_RETRIES", default=3)
+EMAIL_RETRY_DELAY = env.float("EMAIL_RETRY_DELAY", default=2.0)
 # A run that ends with recipients still pending (4xx beyond the retries, a server that was down,
 # refused the login or broke the connection) stays open and is resumed for those recipients by a
 # later `send_mailings`: first after this many seconds, then twice as long each time, at most
 # EMAIL_RESUMES times and never once the mailing's next run is due (that run sends to everyone).
-EMAIL_RESUME_AFTER = _env(env.float, "EMAIL_RESUME_AFTER", default=300.0)
-EMAIL_RESUMES = _env(env.int, "EMAIL_RESUMES", default=5)
+EMAIL_RESUME_AFTER = env.float("EMAIL_RESUME_AFTER", default=300.0)
+EMAIL_RESUMES = env.int("EMAIL_RESUMES", default=5)
 # A run whose sender stopped renewing its lease for this long (killed, host gone) is taken over
 # by the next `send_mailings`.
-SENDING_LEASE_SECONDS = _env(env.float, "SENDING_LEASE_SECONDS", default=60.0)
+SENDING_LEASE_SECONDS = env.float("SENDING_LEASE_SECONDS", default=60.0)
 # A mailing due when saved, and "send now", go out from a detached `send_mailings` process.
 SENDING_START_DETACHED = True
 
-# Cron (django-crontab): `python manage.py crontab add | show | remove`. Cron starts jobs with
-# an almost empty environment, so the job changes into the project, gets the variables this
-# process was configured with (the rest comes from .env) and appends its output to var/log/.
-CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
-CRONTAB_COMMENT = f"mailing_service send_mailings ({BASE_DIR})"
-CRONTAB_COMMAND_PREFIX = cron_command_prefix(environ=os.environ, base_dir=BASE_DIR)
-CRONJOBS = [
-    (
-        "* * * * *",
-        "django.core.management.call_command",
-        ["send_mailings"],
-        {},
-        f">> {shlex.quote(str(VAR_DIR / 'log' / 'send_mailings.log'))} 2>&1",
-    ),
-]
-
 # Security: secure defaults; what needs HTTPS in front is switched on from the environment.
-SECURE_SSL_REDIRECT = _env(env.bool, "SECURE_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = _env(env.int, "SECURE_HSTS_SECONDS", default=0)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https")
-    if _env(env.bool, "BEHIND_HTTPS_PROXY", default=False)
-    else None
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_HTTPS_PROXY", default=False) else None
 )
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
@@ -255,7 +246,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 MESSAGE_TAGS = {50: "danger", 40: "danger"}
 
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-htmx.html"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 WIDGET_ERROR_CLASS = "is-invalid"
 
 LOG_DIR = VAR_DIR / "log"
@@ -268,3 +259,22 @@ LOGGING = {
         "core": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     },
 }
+
+# Cron (django-crontab): `python manage.py crontab add | show | remove`. Cron starts jobs with
+# an almost empty environment, so the job changes into the project, gets those of the variables
+# read above that this process was started with (the rest comes from .env) and appends its
+# output to var/log/. Last in this module, so that every variable has been read.
+CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
+CRONTAB_COMMENT = f"mailing_service send_mailings ({BASE_DIR})"
+CRONTAB_COMMAND_PREFIX = cron_command_prefix(
+    environ=_process_environment, names=env.names, base_dir=BASE_DIR
+)
+CRONJOBS = [
+    (
+        "* * * * *",
+        "django.core.management.call_command",
+        ["send_mailings"],
+        {},
+        f">> {shlex.quote(str(VAR_DIR / 'log' / 'send_mailings.log'))} 2>&1",
+    ),
+]

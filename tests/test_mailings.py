@@ -84,7 +84,7 @@ def test_create_with_htmx_answers_204_with_the_triggers(htmx_client, user, messa
     assert b"<html" not in form.content and 'hx-post="/mailings/new/"' in form.text
     assert response.status_code == 204
     trigger = json.loads(response["HX-Trigger"])
-    assert set(trigger) == {"mailingListChanged", "closeModal", "showMessage"}
+    assert set(trigger) == {"mailingListChanged", "showMessage"}
     assert Mailing.objects.filter(owner=user).count() == 1
 
 
@@ -295,7 +295,7 @@ def test_attempts_section_alone_for_htmx(htmx_client, user, message):
 
     assert b"<html" not in response.content
     assert response.text.strip().startswith('<section id="mailing-attempts"')
-    assert "No attempts yet." in response.text
+    assert "No runs yet." in response.text
 
 
 def test_delete_with_and_without_htmx(user_client, htmx_client, user, message, clients):

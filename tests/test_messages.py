@@ -86,7 +86,7 @@ def test_create_with_htmx_answers_204_with_the_triggers(htmx_client, user):
     assert b"<html" not in form.content and 'hx-post="/messages/new/"' in form.text
     assert response.status_code == 204
     trigger = json.loads(response["HX-Trigger"])
-    assert set(trigger) == {"messageListChanged", "closeModal", "showMessage"}
+    assert set(trigger) == {"messageListChanged", "showMessage"}
     assert Message.objects.filter(owner=user, subject="Hello").exists()
 
 

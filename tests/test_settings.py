@@ -1,11 +1,19 @@
-"""A broken environment stops the service with one clear line, never a traceback."""
+"""The environment: a broken one stops the service with one clear line, never a traceback;
+the variables the settings read are the ones documented and the ones the cron job carries."""
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from mailing_service.settings import env as settings_environment
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
 
@@ -88,3 +96,82 @@ def test_production_settings_pass_the_deploy_check_but_for_https_switches():
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- One list of variables: the settings' reads, `.env.example` and the cron job agree.
+
+ENV_EXAMPLE = Path(settings.BASE_DIR) / ".env.example"
+
+
+def documented_variables() -> dict[str, str]:
+    """`NAME=value` lines of `.env.example`, commented out or not: each variable and its example."""
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    found = (re.fullmatch(r"#? ?([A-Z][A-Z0-9_]*)=(.*)", line) for line in lines)
+    return {match[1]: match[2] for match in found if match}
+
+
+def settings_in_subprocess(
+    code: str, environment: dict[str, str], *, before: str = ""
+) -> list[str]:
+    """Import the production settings as `s` in a bare process, then run `code`; its output."""
+    result = subprocess.run(
+        [sys.executable, "-c", f"{before}import mailing_service.settings as s\n{code}"],
+        env={"PATH": os.environ["PATH"], **environment},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def test_env_example_documents_exactly_the_variables_the_settings_read():
+    assert sorted(documented_variables()) == sorted(settings_environment.names)
+
+
+def test_the_cron_job_carries_every_variable_the_settings_read():
+    example = documented_variables()
+
+    (prefix,) = settings_in_subprocess("print(s.CRONTAB_COMMAND_PREFIX)", example)
+
+    _cd, _project, _and, *assignments = shlex.split(prefix)
+    carried = dict(assignment.split("=", 1) for assignment in assignments)
+    assert carried == {"LANG": "C.UTF-8", **example}
+
+
+def test_a_variable_only_dotenv_sets_stays_out_of_the_cron_job():
+    # `.env` is read into the process environment; stand in for one that sets a password.
+    dotenv = (
+        "import os, environ\n"
+        "environ.Env.read_env = classmethod("
+        "lambda cls, *args, **kwargs: os.environ.setdefault('EMAIL_HOST_PASSWORD', 'dotenv-pw'))\n"
+    )
+    code = "print(s.MAILERS['default']['OPTIONS']['password'])\nprint(s.CRONTAB_COMMAND_PREFIX)"
+
+    password, prefix = settings_in_subprocess(code, {"DEBUG": "true"}, before=dotenv)
+
+    assert password == "dotenv-pw"
+    assert "EMAIL_HOST_PASSWORD" not in prefix
+    assert "DEBUG=true" in prefix
+
+
+# --- The sending engine speaks SMTP itself: another mail backend is refused, not ignored.
+
+
+def test_a_mailer_backend_other_than_smtp_fails_the_system_check(settings):
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+
+    with pytest.raises(SystemCheckError, match=r"core\.E001.*console\.EmailBackend"):
+        call_command("check")
+
+
+def test_the_smtp_mailer_backend_passes_the_system_check(settings):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": 1025},
+        }
+    }
+
+    call_command("check")

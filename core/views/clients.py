@@ -8,26 +8,21 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
-from django_tables2 import RequestConfig
 
 from core import selectors
 from core.filters import ClientFilter
 from core.forms import ClientForm
 from core.models import Client
 from core.tables import ClientTable
-from core.views.modal import is_on_page, modal_done, partial_for
-
-PER_PAGE = 25
+from core.views.lists import list_response
+from core.views.modal import modal_deleted, modal_saved, partial_for
 
 
 @require_GET
 def client_list(request: HttpRequest) -> HttpResponse:
     """The user's clients, filtered, sorted and paged; htmx gets only the table section."""
     filterset = ClientFilter(request.GET, queryset=selectors.client_list(user=request.user))
-    table = ClientTable(filterset.qs)
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    template = partial_for(request, "core/client/list.html", "client-table")
-    return TemplateResponse(request, template, {"filter": filterset, "table": table})
+    return list_response(request, filterset, ClientTable, "core/client/list.html#client-table")
 
 
 @require_GET
@@ -56,8 +51,7 @@ def _client_form(request: HttpRequest, *, client: Client | None) -> HttpResponse
     form = ClientForm(request.POST or None, instance=client, owner=request.user)
     if request.method == "POST" and form.is_valid() and (saved := _save(form)):
         text = _("Client %(email)s saved.") % {"email": saved.email}
-        detail_url = reverse("client-detail", kwargs={"pk": saved.pk})
-        return modal_done(request, event="clientListChanged", text=text, redirect_to=detail_url)
+        return modal_saved(request, noun="client", pk=saved.pk, text=text)
     validate_email_url = reverse("client-validate-email")
     if client is not None:
         validate_email_url += f"?pk={client.pk}"
@@ -86,14 +80,8 @@ def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(selectors.client_list(user=request.user), pk=pk)
     if request.method == "POST":
         client.delete()
-        detail_url = reverse("client-detail", kwargs={"pk": pk})
-        return modal_done(
-            request,
-            event="clientListChanged",
-            text=_("Client %(email)s deleted.") % {"email": client.email},
-            redirect_to=reverse("client-list"),
-            leave_page=is_on_page(request, detail_url),
-        )
+        text = _("Client %(email)s deleted.") % {"email": client.email}
+        return modal_deleted(request, noun="client", pk=pk, text=text)
     template = partial_for(request, "core/client/confirm_delete.html", "client-confirm-delete")
     return TemplateResponse(request, template, {"object": client})
 

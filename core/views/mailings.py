@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
-from django_tables2 import RequestConfig
 
 from core import selectors
 from core.filters import MailingFilter
@@ -18,10 +17,10 @@ from core.forms import MailingForm
 from core.models import Attempt, Mailing
 from core.services.scheduling import mailing_schedule
 from core.tables import MailingTable
-from core.views.modal import is_on_page, modal_done, partial_for
+from core.views.lists import list_response
+from core.views.modal import modal_deleted, modal_saved, partial_for
 
-PER_PAGE = 25
-# The detail page shows the latest attempts; older ones stay in the database and the reports.
+# The detail page shows the latest runs; older ones stay in the database and the reports.
 ATTEMPTS_SHOWN = 50
 
 
@@ -32,10 +31,7 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
         recipient_count=Count("clients", distinct=True)
     )
     filterset = MailingFilter(request.GET, queryset=queryset, request=request)
-    table = MailingTable(filterset.qs)
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    template = partial_for(request, "core/mailing/list.html", "mailing-table")
-    return TemplateResponse(request, template, {"filter": filterset, "table": table})
+    return list_response(request, filterset, MailingTable, "core/mailing/list.html#mailing-table")
 
 
 @require_GET
@@ -104,8 +100,7 @@ def _mailing_form(request: HttpRequest, *, mailing: Mailing | None) -> HttpRespo
         # After the commit: scheduling may start sending at once, which must see the saved rows.
         mailing_schedule(mailing=saved, now=timezone.now())
         text = _("Mailing “%(mailing)s” saved.") % {"mailing": saved.message.subject}
-        detail_url = reverse("mailing-detail", kwargs={"pk": saved.pk})
-        return modal_done(request, event="mailingListChanged", text=text, redirect_to=detail_url)
+        return modal_saved(request, noun="mailing", pk=saved.pk, text=text)
     template = partial_for(request, "core/mailing/form.html", "mailing-form")
     return TemplateResponse(request, template, {"form": form, "object": mailing})
 
@@ -116,13 +111,7 @@ def mailing_delete(request: HttpRequest, pk: int) -> HttpResponse:
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
     if request.method == "POST":
         mailing.delete()
-        detail_url = reverse("mailing-detail", kwargs={"pk": pk})
-        return modal_done(
-            request,
-            event="mailingListChanged",
-            text=_("Mailing “%(mailing)s” deleted.") % {"mailing": mailing.message.subject},
-            redirect_to=reverse("mailing-list"),
-            leave_page=is_on_page(request, detail_url),
-        )
+        text = _("Mailing “%(mailing)s” deleted.") % {"mailing": mailing.message.subject}
+        return modal_deleted(request, noun="mailing", pk=pk, text=text)
     template = partial_for(request, "core/mailing/confirm_delete.html", "mailing-confirm-delete")
     return TemplateResponse(request, template, {"object": mailing})

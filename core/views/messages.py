@@ -4,39 +4,32 @@ from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
-from django_tables2 import RequestConfig
 
 from core import selectors
 from core.filters import MessageFilter
 from core.forms import MessageForm
 from core.models import Message
 from core.tables import MessageTable
-from core.views.modal import is_on_page, modal_done, partial_for
-
-PER_PAGE = 25
+from core.views.lists import list_response
+from core.views.modal import modal_deleted, modal_saved, partial_for
 
 
 @require_GET
 def message_list(request: HttpRequest) -> HttpResponse:
     """The user's messages, filtered, sorted and paged; htmx gets only the table section."""
     filterset = MessageFilter(request.GET, queryset=selectors.message_list(user=request.user))
-    table = MessageTable(filterset.qs)
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    template = partial_for(request, "core/message/list.html", "message-table")
-    return TemplateResponse(request, template, {"filter": filterset, "table": table})
+    return list_response(request, filterset, MessageTable, "core/message/list.html#message-table")
 
 
 @require_GET
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One message and the mailings that send it."""
     message = get_object_or_404(selectors.message_list(user=request.user), pk=pk)
+    mailings = message.mailings.select_related("message")
     template = partial_for(request, "core/message/detail.html", "message-details")
-    return TemplateResponse(
-        request, template, {"object": message, "mailings": message.mailings.all()}
-    )
+    return TemplateResponse(request, template, {"object": message, "mailings": mailings})
 
 
 @require_http_methods(["GET", "POST"])
@@ -57,8 +50,7 @@ def _message_form(request: HttpRequest, *, message: Message | None) -> HttpRespo
     if request.method == "POST" and form.is_valid():
         saved = form.save()
         text = _("Message “%(subject)s” saved.") % {"subject": saved.subject}
-        detail_url = reverse("message-detail", kwargs={"pk": saved.pk})
-        return modal_done(request, event="messageListChanged", text=text, redirect_to=detail_url)
+        return modal_saved(request, noun="message", pk=saved.pk, text=text)
     template = partial_for(request, "core/message/form.html", "message-form")
     return TemplateResponse(request, template, {"form": form, "object": message})
 
@@ -73,14 +65,8 @@ def message_delete(request: HttpRequest, pk: int) -> HttpResponse:
         except ProtectedError:
             pass  # A mailing started using it since the question was asked: explain below.
         else:
-            detail_url = reverse("message-detail", kwargs={"pk": pk})
-            return modal_done(
-                request,
-                event="messageListChanged",
-                text=_("Message “%(subject)s” deleted.") % {"subject": message.subject},
-                redirect_to=reverse("message-list"),
-                leave_page=is_on_page(request, detail_url),
-            )
+            text = _("Message “%(subject)s” deleted.") % {"subject": message.subject}
+            return modal_deleted(request, noun="message", pk=pk, text=text)
     template = partial_for(request, "core/message/confirm_delete.html", "message-confirm-delete")
     context = {"object": message, "mailings": list(message.mailings.all()[:10])}
     context["mailing_count"] = (

@@ -1,33 +1,39 @@
-"""Answers to forms shown in the base page's shared modal, and their no-JavaScript twins."""
+"""Answers to forms shown in the base page's shared modal, and their no-JavaScript twins.
 
-import json
+A successful submit says what it did with `messages.success` (the htmx middleware turns it into
+a toast) and answers htmx with an empty 204, which closes the modal (app.js), firing
+`<noun>ListChanged` so the lists and the object's page refresh themselves. Without JavaScript
+the same submit redirects, and the next page shows the message.
+"""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django_htmx.http import HttpResponseClientRedirect
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 
-def modal_done(
-    request: HttpRequest, *, event: str, text: str, redirect_to: str, leave_page: bool = False
+def modal_saved(request: HttpRequest, *, noun: str, pk: int, text: str) -> HttpResponse:
+    """After a successful create or edit of the `noun` numbered `pk`; a plain browser goes to
+    the object's page."""
+    return _done(request, noun=noun, text=text, redirect_to=reverse(f"{noun}-detail", args=[pk]))
+
+
+def modal_deleted(request: HttpRequest, *, noun: str, pk: int, text: str) -> HttpResponse:
+    """After a delete; a plain browser goes to the list, and so does an htmx one whose page was
+    the deleted object's own."""
+    leave_page = is_on_page(request, reverse(f"{noun}-detail", args=[pk]))
+    return _done(
+        request, noun=noun, text=text, redirect_to=reverse(f"{noun}-list"), leave_page=leave_page
+    )
+
+
+def _done(
+    request: HttpRequest, *, noun: str, text: str, redirect_to: str, leave_page: bool = False
 ) -> HttpResponse:
-    """After a successful submit: with htmx, an empty 204 whose HX-Trigger closes the modal,
-    shows a toast and fires `event` (the list refreshes itself); without, a redirect.
-
-    `leave_page` (a deleted object's own page) sends the htmx browser to `redirect_to` too.
-    """
-    if request.htmx and not leave_page:
-        response = HttpResponse(status=204)
-        # json.dumps escapes non-ASCII, so Russian toasts survive the latin-1 header.
-        response["HX-Trigger"] = json.dumps(
-            {
-                event: None,
-                "closeModal": None,
-                "showMessage": {"text": str(text), "level": "success"},
-            }
-        )
-        return response
     messages.success(request, text)
+    if request.htmx and not leave_page:
+        return trigger_client_event(HttpResponse(status=204), f"{noun}ListChanged")
     if request.htmx:
         return HttpResponseClientRedirect(redirect_to)
     return redirect(redirect_to)

@@ -14,8 +14,8 @@ from core.services import sending
 def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
     """Open a run of the mailing now and let a detached sender send it; never waits on SMTP.
 
-    htmx gets an empty answer whose HX-Trigger says `mailingSent` and shows a toast; a plain
-    form post is redirected to the mailing's page.
+    The toast says how many recipients it sends to (a warning when nobody); htmx gets an empty
+    answer whose HX-Trigger also says `mailingSent`, a plain form post goes to the mailing's page.
     """
     # Looked up before the method check: another user's mailing is a 404 whatever the method.
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
@@ -28,13 +28,9 @@ def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
     text = ngettext(
         "Sending to %(count)d recipient.", "Sending to %(count)d recipients.", count
     ) % {"count": count}
-    level = "success" if count else "warning"
+    messages.add_message(request, messages.SUCCESS if count else messages.WARNING, text)
 
     if request.htmx:
-        response = HttpResponse(status=204)
-        trigger_client_event(
-            response, "mailingSent", {"mailing": mailing.pk, "attempt": attempt.pk}
-        )
-        return trigger_client_event(response, "showMessage", {"text": text, "level": level})
-    messages.add_message(request, messages.SUCCESS if count else messages.WARNING, text)
+        sent = {"mailing": mailing.pk, "attempt": attempt.pk}
+        return trigger_client_event(HttpResponse(status=204), "mailingSent", sent)
     return redirect("mailing-detail", pk=mailing.pk)

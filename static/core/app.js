@@ -13,10 +13,10 @@
     }
   });
 
-  // An empty answer for the modal (204 after a successful submit) closes it instead of
-  // swapping nothing into it.
+  // The one way the modal closes itself: a successful submit answers an empty 204, which is
+  // not swapped in; the form stays until the modal is hidden.
   document.body.addEventListener("htmx:beforeSwap", (event) => {
-    if (event.detail.target === modalContent && !event.detail.xhr.response) {
+    if (event.detail.target === modalContent && event.detail.xhr.status === 204) {
       modal.hide();
       event.detail.shouldSwap = false;
     }
@@ -32,9 +32,6 @@
     );
     if (first) first.focus();
   });
-
-  // The server may also close it explicitly: HX-Trigger: {"closeModal": true}.
-  document.body.addEventListener("closeModal", () => modal.hide());
 
   // Empty the modal once hidden, so a stale form never flashes when it opens next.
   modalElement.addEventListener("hidden.bs.modal", () => {
@@ -54,10 +51,13 @@
     bootstrap.Toast.getOrCreateInstance(toast).show();
   }
 
-  // HX-Trigger: {"showMessage": {"text": "...", "level": "success"}}
+  // Django messages of an htmx answer (core/middleware.py): HX-Trigger says
+  // {"showMessage": {"text": "...", "level": "success"}}, or a list of those, which htmx hands
+  // over as the event's `value`.
   document.body.addEventListener("showMessage", (event) => {
     const detail = event.detail || {};
-    showToast(detail.text || detail.value || "", detail.level || "success");
+    const messages = Array.isArray(detail.value) ? detail.value : [detail];
+    messages.forEach((message) => showToast(message.text || "", message.level || "success"));
   });
 
   document.querySelectorAll("#toasts .toast").forEach((element) => {

@@ -8,18 +8,6 @@
     return;
   }
 
-  // The poll asks for the page as it is now: the runs table's filters, sort and page live in
-  // the address bar (its links and form push the URL), so they travel with every poll.
-  document.body.addEventListener("htmx:configRequest", (event) => {
-    if (event.detail.elt !== poller) {
-      return;
-    }
-    new URLSearchParams(window.location.search).forEach((value, key) => {
-      event.detail.parameters[key] = value;
-    });
-    poller.dataset.search = window.location.search;
-  });
-
   // Filters left empty stay out of the request, and so out of the pushed address.
   document.body.addEventListener("htmx:configRequest", (event) => {
     if (event.detail.elt.id !== "attempt-filter") {
@@ -30,14 +18,6 @@
         delete event.detail.parameters[key];
       }
     });
-  });
-
-  // A table fetched for other filters than the page's own (the user changed them while the
-  // poll was on its way) would undo that change: keep the table the user asked for.
-  document.body.addEventListener("htmx:oobBeforeSwap", (event) => {
-    if (event.detail.target.id === "attempt-table" && poller.dataset.search !== window.location.search) {
-      event.detail.shouldSwap = false;
-    }
   });
 
   // A part whose content did not change is left alone: no redraw, no lost focus, no flicker.

@@ -52,6 +52,11 @@ def test_filter_sort_and_page_swap_only_the_table_and_push_the_url(signed_in_pag
     page.reload()
     expect(rows(page).first).to_contain_text("client29@example.com")
 
+    # A client's email in a row is a plain link to the client's page, not a table swap.
+    rows(page).first.get_by_role("link", name="client29@example.com").click()
+    expect(page).to_have_title(re.compile("Person 29"))
+    expect(page.get_by_test_id("email")).to_have_text("client29@example.com")
+
 
 def test_create_edit_delete_in_the_modal_keep_filter_and_page(signed_in_page, user, thirty_clients):
     page = signed_in_page

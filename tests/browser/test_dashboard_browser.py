@@ -175,3 +175,30 @@ def test_a_hidden_tab_does_not_poll_and_refreshes_when_shown_again(signed_in_pag
         }"""
     )
     expect(page.get_by_test_id("deliveries-accepted")).to_have_text("3", timeout=2_500)
+
+
+def test_a_mailing_in_the_runs_table_opens_its_page(signed_in_page, weekly):
+    page = signed_in_page
+    send_in_the_background(weekly, failed=1)
+    page.goto("/")
+
+    page.locator("#attempt-table tbody").get_by_role("link", name="Weekly news").click()
+
+    expect(page).to_have_url(re.compile(rf"/mailings/{weekly.pk}/$"))
+    expect(page).to_have_title(re.compile("Weekly news"))
+    expect(page.get_by_test_id("mailing-details")).to_be_visible()
+
+
+def test_a_poll_keeps_the_runs_tables_page(signed_in_page, weekly):
+    page = signed_in_page
+    for minutes_ago in range(12):
+        send_in_the_background(weekly, failed=0, minutes_ago=minutes_ago + 1)
+    page.goto("/")
+    page.get_by_role("link", name="2", exact=True).click()
+    expect(page.locator("#attempt-table tbody tr")).to_have_count(2)
+
+    with page.expect_request(lambda r: r.headers.get("hx-trigger") == "dashboard-poll") as poll:
+        page.evaluate("document.body.dispatchEvent(new CustomEvent('mailingSent'))")
+
+    assert "page=2" in poll.value.url
+    expect(page.locator("#attempt-table tbody tr")).to_have_count(2)

@@ -9,6 +9,7 @@ from django_crontab.crontab import Crontab
 
 from core.models import Attempt
 from mailing_service.cron import cron_command_prefix
+from mailing_service.settings import env as settings_environment
 from tests.sending.processes import sender_environment
 from tests.smtp_servers import SmtpSink
 
@@ -38,6 +39,7 @@ def test_the_cron_job_runs_send_mailings_every_minute_into_a_log():
 def test_the_cron_line_carries_the_environment_the_job_needs():
     prefix = cron_command_prefix(
         environ={"DATABASE_URL": "postgres://u:p w@db/mail", "HOME": "/root"},
+        names=settings_environment.names,
         base_dir=django_settings.BASE_DIR,
     )
 
@@ -54,7 +56,9 @@ def test_the_cron_line_sends_due_mailings_from_the_bare_environment_cron_gives(
     with SmtpSink() as sink:
         # The environment `crontab add` would see, with the test database and the sink.
         settings.CRONTAB_COMMAND_PREFIX = cron_command_prefix(
-            environ=sender_environment(sink), base_dir=settings.BASE_DIR
+            environ=sender_environment(sink),
+            names=settings_environment.names,
+            base_dir=settings.BASE_DIR,
         )
         command = re.match(r"^(\S+\s+){5}(?P<command>.*?)\s+#", crontab_line())["command"]
         LOG.parent.mkdir(parents=True, exist_ok=True)

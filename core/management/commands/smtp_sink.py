@@ -11,8 +11,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 
-class MaildirHandler:
-    """Writes each received message to `<directory>/<time>-<id>.eml`, envelope in the headers."""
+class EmlDirectoryHandler:
+    """Writes each received message to `<directory>/<time>-<id>.eml`, envelope in the headers.
+
+    One `.eml` file per message in a flat directory, not a Maildir: any mail client opens one
+    with a double click, and `ls` lists them in the order they came.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -40,7 +44,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, directory: Path, **options) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        controller = Controller(MaildirHandler(directory), hostname=host, port=port)
+        controller = Controller(EmlDirectoryHandler(directory), hostname=host, port=port)
         try:
             controller.start()
         except (OSError, RuntimeError) as error:

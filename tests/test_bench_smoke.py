@@ -1,0 +1,50 @@
+"""The benchmarks still run: each one's `--quick` smoke mode, as a process, prints its figures.
+
+Their figures are not checked (tiny volumes measure nothing); the point is that a change in
+the schema or the engine that breaks a benchmark breaks the suite too.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+BENCH = Path(settings.BASE_DIR) / "bench"
+
+
+def run_quick(script: str, **environment: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_the_dashboard_benchmark_runs_and_prints_its_table():
+    output = run_quick("dashboard.py")
+
+    lines = output.splitlines()
+    header = next(line for line in lines if line.startswith("page"))
+    assert header.split() == ["page", "small", "ms", "large", "ms", "ratio", "queries"]
+    for page in ("full page", "poll (every live part)", "runs table, filtered"):
+        assert any(line.startswith(page) for line in lines), output
+
+
+def test_the_sending_benchmark_runs_and_prints_its_figures(tmp_path):
+    # A database of its own: the benchmark flushes the one DATABASE_URL names.
+    output = run_quick("sending.py", DATABASE_URL=f"sqlite:///{tmp_path / 'bench.sqlite3'}")
+
+    assert "load average at the start:" in output
+    for letter in ("Cyrillic", "ASCII"):
+        assert f"{letter} letter, 2 rounds" in output
+    assert output.count("ratio engine / Django:") == 2
+    assert "ratio 8 / 1 connections:" in output
+    assert "heap peak ratio" in output
+    assert "load average at the end:" in output
