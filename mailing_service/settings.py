@@ -200,6 +200,17 @@ if not DEBUG and not SITE_URL:
     raise SettingsError("SITE_URL must be set when DEBUG is off (e.g. https://mail.example.com).")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mailing service <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Domains at which a user's own from-address is used as From (their SPF/DKIM/DMARC must cover
+# this server); a user's letters otherwise go from DEFAULT_FROM_EMAIL with replies to the user.
+EMAIL_ALLOWED_FROM_DOMAINS = env.list("EMAIL_ALLOWED_FROM_DOMAINS", default=[])
+# The domain of the letters' Message-IDs; empty: the domain of their From address.
+EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="")
+# The name the sender greets the mail server with (EHLO); empty: this host's qualified name.
+EMAIL_LOCAL_HOSTNAME = env.str("EMAIL_LOCAL_HOSTNAME", default="")
+# DKIM signing of every letter: all three set, or none (see README, "Deliverability").
+DKIM_DOMAIN = env.str("DKIM_DOMAIN", default="")
+DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="")
+DKIM_PRIVATE_KEY_FILE = env.str("DKIM_PRIVATE_KEY_FILE", default="")
 # SMTP connections one mailing run may use at once.
 EMAIL_CONCURRENCY = env.int("EMAIL_CONCURRENCY", default=4)
 # Tries per recipient and run when the server answers 4xx (try again later), and the first

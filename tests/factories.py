@@ -6,7 +6,7 @@ letter sent by any test carries 8-bit text, encoded-word names and a line that s
 dot.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -39,16 +39,23 @@ def make_client(
 def make_clients(
     *,
     owner: User,
-    count: int,
+    count: int | None = None,
     first: int = 0,
     email: str = "client{n}@example.com",
     full_name: str = "Клиент Номер {n}",
+    full_names: Sequence[str] | None = None,
 ) -> list[Client]:
     """`count` clients numbered from `first`, in one query; `{n}` in the templates is the number
-    (`"c{n:04}@example.com"` pads it)."""
+    (`"c{n:04}@example.com"` pads it). `full_names` gives each client its own name instead
+    (and their number)."""
+    names = (
+        [full_name.format(n=n) for n in range(first, first + count)]
+        if full_names is None
+        else list(full_names)
+    )
     return Client.objects.bulk_create(
-        Client(owner=owner, email=email.format(n=n), full_name=full_name.format(n=n))
-        for n in range(first, first + count)
+        Client(owner=owner, email=email.format(n=n), full_name=name)
+        for n, name in enumerate(names, start=first)
     )
 
 

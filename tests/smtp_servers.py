@@ -40,6 +40,8 @@ class ReceivedMessage:
     recipients: tuple[str, ...]
     content: bytes
     encrypted: bool = False
+    # The name the client gave in EHLO/HELO (recorded by SmtpSink; not compared).
+    helo: str = field(default="", compare=False)
 
 
 class _BackgroundServer:
@@ -114,6 +116,7 @@ class _SinkHandler:
                 recipients=tuple(envelope.rcpt_tos),
                 content=envelope.content,
                 encrypted=server.transport.get_extra_info("ssl_object") is not None,
+                helo=session.host_name or "",
             )
         )
         return "250 2.0.0 Message accepted for delivery"
@@ -138,6 +141,7 @@ class SmtpSink(_BackgroundServer):
         tls_context: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
         eight_bit_mime: bool = True,
+        smtputf8: bool = True,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("Give both username and password, or neither.")
@@ -148,6 +152,8 @@ class SmtpSink(_BackgroundServer):
         self.eight_bit_mime = eight_bit_mime
         self._tls_context = tls_context
         self._implicit_tls = implicit_tls
+        # Whether EHLO offers SMTPUTF8 (RFC 6531: addresses with non-ASCII local parts).
+        self.smtputf8 = smtputf8
         self._credentials = None if username is None else (username, password)
         self._messages: list[ReceivedMessage] = []
         self._lock = threading.Lock()
@@ -197,6 +203,7 @@ class SmtpSink(_BackgroundServer):
             port=0,
             # A fixed name: aiosmtpd would otherwise call socket.getfqdn(), a DNS lookup.
             server_hostname="sink.test",
+            enable_SMTPUTF8=self.smtputf8,
             **auth_options,
             **tls_options,
         )

@@ -85,6 +85,10 @@ def test_production_settings_pass_the_deploy_check_but_for_https_switches():
             ALLOWED_HOSTS="mail.example.com",
             SECURE_SSL_REDIRECT="true",
             SECURE_HSTS_SECONDS="31536000",
+            # Names receiving mail servers accept (see core/checks.py).
+            SITE_URL="https://mail.example.com",
+            DEFAULT_FROM_EMAIL="Mailing <noreply@mail.example.com>",
+            EMAIL_LOCAL_HOSTNAME="mail.example.com",
         ),
         capture_output=True,
         text=True,

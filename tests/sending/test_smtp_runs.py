@@ -10,9 +10,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from core.models import Attempt, Delivery, Mailing, Periodicity
+from core.models import Attempt, Client, Delivery, Mailing, Periodicity
 from core.services import sending
 from core.services.sending import claims
+from core.services.suppression import unsubscribe_url
 from tests.factories import make_client, make_clients, make_mailing
 from tests.sending.conftest import mailers_for
 from tests.smtp_servers import SmtpSink, refused_port
@@ -54,6 +55,8 @@ def parsed(message) -> email.message.EmailMessage:
 
 
 def test_each_client_gets_their_own_message_with_date_message_id_and_utf8(sink, user):
+    user.sender_name = "Магазин"
+    user.save()
     names = ["Анна Петрова", "Boris O'Neil, Jr.", ""]
     clients = [
         make_client(owner=user, email=f"client{n}@example.com", full_name=name)
@@ -72,13 +75,15 @@ def test_each_client_gets_their_own_message_with_date_message_id_and_utf8(sink, 
     assert str(letters["client0@example.com"]["To"]) == "Анна Петрова <client0@example.com>"
     assert letters["client1@example.com"]["To"].addresses[0].display_name == "Boris O'Neil, Jr."
     assert str(letters["client2@example.com"]["To"]) == "client2@example.com"
-    for letter in letters.values():
+    for address, letter in letters.items():
         assert letter["Subject"] == "Весенняя распродажа"
         assert str(letter["From"]) == "Магазин <shop@example.com>"
         assert letter["Date"].datetime is not None
+        link = unsubscribe_url(client_id=Client.objects.get(email=address).pk)
         assert (
             letter.get_content().replace("\r\n", "\n")
             == "Здравствуйте!\nСкидки до 50%.\n.точка в начале строки\n"  # noqa: RUF001 - Russian text
+            f"\n-- \nDo not want these letters any more? Unsubscribe: {link}\n"
         )
     message_ids = {letter["Message-ID"] for letter in letters.values()}
     assert len(message_ids) == 3 and all(mid.startswith("<") for mid in message_ids)
@@ -232,11 +237,14 @@ def test_451_beyond_the_retries_leaves_the_recipient_pending_and_the_run_resumes
     assert Attempt.objects.filter(mailing=mailing).count() == 1  # still one run
 
 
-def test_an_address_that_cannot_be_sent_fails_alone(sink, user):
+def test_an_address_that_cannot_be_sent_fails_alone(user, settings):
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
     mailing.clients.filter(email="client0@example.com").update(email="клиент@example.com")
 
-    run_due()
+    # A non-ASCII local part needs SMTPUTF8, which this server does not offer.
+    with SmtpSink(smtputf8=False) as sink:
+        settings.MAILERS = mailers_for(sink)
+        run_due()
 
     assert ledger(mailing)["клиент@example.com"][0] == "failed"
     assert [m.recipients for m in sink.messages] == [("client1@example.com",)]
@@ -338,7 +346,7 @@ def test_a_failing_mailing_never_holds_up_the_others(faulty, user):
     broken = make_mailing(
         owner=user,
         clients=make_clients(owner=user, count=1),
-        subject="Line one\nBcc: everyone@example.com",
+        subject="Hello {{ client.owner.password }}",
     )
     refused = make_mailing(owner=user, clients=make_clients(owner=user, count=2, first=1))
     fine = make_mailing(owner=user, clients=make_clients(owner=user, count=2, first=3))

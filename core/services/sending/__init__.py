@@ -19,13 +19,23 @@ The modules, in the order a run meets them:
 * `runs`: the public services (send what is due, send one mailing now, run a claimed run);
 * `processes`: `send_mailings` started in a process of its own;
 * `claims`: opening and claiming runs under a lease;
-* `letters`: the letter, rendered once per run;
+* `identity`: who the letters say they come from (From, Reply-To, Message-ID domain, EHLO);
+* `letters`: the letter, built once per run and personalised per recipient;
+* `personalisation`: the placeholders of a message, and Markdown to sanitised HTML;
+* `dkim`: the DKIM signature of each letter, when a key is configured;
 * `workers`: the run itself, SMTP worker threads fed from the ledger;
 * `smtp`: one SMTP connection and what the server's replies mean;
-* `ledger`: a run's ending, its counts and summary, and when it resumes.
+* `ledger`: a run's ending, its counts and summary, and when it resumes;
+* `previews`: a letter as a client would receive it, and the test send to its author.
 """
 
 from core.services.sending.ledger import RunReport
+from core.services.sending.previews import (
+    LetterPreview,
+    TestSendResult,
+    letter_preview,
+    message_send_test,
+)
 from core.services.sending.processes import (
     child_database_environment,
     detached_processes,
@@ -40,13 +50,17 @@ from core.services.sending.runs import (
 )
 
 __all__ = [
+    "LetterPreview",
     "RunReport",
+    "TestSendResult",
     "attempt_run",
     "child_database_environment",
     "detached_processes",
+    "letter_preview",
     "mailing_send_now",
     "mailing_send_start",
     "mailing_start_detached",
     "mailings_send_due",
+    "message_send_test",
     "send_mailings_command",
 ]

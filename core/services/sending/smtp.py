@@ -28,11 +28,15 @@ class SessionDropped(SessionError):
 class Session:
     """One SMTP connection of a worker, opened on first use and after the server drops it."""
 
-    def __init__(self, *, options: dict, timeout: float) -> None:
+    def __init__(self, *, options: dict, timeout: float, local_hostname: str = "") -> None:
         self.options = options
         self.timeout = timeout
+        # The name in EHLO: receiving servers score a letter from "localhost" or a name that is
+        # not fully qualified as spam (EMAIL_LOCAL_HOSTNAME, see identity.ehlo_name).
+        self.local_hostname = local_hostname
         self.smtp: smtplib.SMTP | None = None
         self.eight_bit = False
+        self.smtputf8 = False
         self.mail_options = ""
 
     def open(self) -> bool:
@@ -46,7 +50,12 @@ class Session:
         context = tls_context() if use_ssl or use_tls else None
         smtp_class = partial(smtplib.SMTP_SSL, context=context) if use_ssl else smtplib.SMTP
         try:
-            smtp = smtp_class(host, port, local_hostname=DNS_NAME.get_fqdn(), timeout=self.timeout)
+            smtp = smtp_class(
+                host,
+                port,
+                local_hostname=self.local_hostname or DNS_NAME.get_fqdn(),
+                timeout=self.timeout,
+            )
         except smtplib.SMTPConnectError as error:
             if error.smtp_code == -1:
                 raise SessionError(unintelligible(error.smtp_error)) from None
@@ -96,8 +105,17 @@ class Session:
                 _("The mail server refused the session: %(error)s") % {"error": error}
             ) from None
         self.eight_bit = smtp.has_extn("8bitmime")
+        # RFC 6531: only then may an address have a non-ASCII local part (MAIL ... SMTPUTF8).
+        self.smtputf8 = smtp.has_extn("smtputf8")
+        if self.smtputf8:
+            smtp.command_encoding = "utf-8"  # smtplib sets it only in its own mail()
         self.mail_options = " BODY=8BITMIME" if self.eight_bit else ""
         return True
+
+    def mail_from(self, sender: str, *, smtputf8: bool = False) -> str:
+        """The argument of MAIL for `sender`: with BODY=8BITMIME when the server takes it, and
+        SMTPUTF8 for a letter whose addresses need it."""
+        return f"FROM:<{sender}>{self.mail_options}{' SMTPUTF8' if smtputf8 else ''}"
 
     def send_command(self, verb: str, argument: str) -> tuple[int, bytes]:
         """One command and its reply. Unlike smtplib's mail() and rcpt(), the addresses are

@@ -19,7 +19,9 @@ from django.utils.translation import gettext as _
 
 from core.models import Attempt, Client, Delivery
 from core.services.sending.claims import deliveries_skip_suppressed, lease_end
-from core.services.sending.letters import Letter, envelope_address
+from core.services.sending.dkim import dkim_signer
+from core.services.sending.identity import sender_identity_of
+from core.services.sending.letters import Letter, LetterError, RenderedLetter
 from core.services.sending.smtp import (
     Session,
     SessionDropped,
@@ -56,6 +58,7 @@ class Work:
     delivery_id: int
     email: str
     name: str
+    client_id: int | None
     tries: int = 0
 
 
@@ -73,8 +76,13 @@ class RunSender:
 
     def __init__(self, *, attempt: Attempt) -> None:
         self.attempt = attempt
-        message = attempt.mailing.message
-        self.letter = Letter(subject=message.subject, body=message.body)
+        mailing = attempt.mailing
+        self.identity = sender_identity_of(user_id=mailing.owner_id)
+        # A key that cannot be read, or a message whose placeholders are wrong, fails the run
+        # here, once, with the reason.
+        self.letter = Letter.of_message(
+            message=mailing.message, identity=self.identity, signer=dkim_signer()
+        )
         options = settings.MAILERS["default"].get("OPTIONS", {})
         self.options = options
         self.timeout = float(options.get("timeout") or 10.0)
@@ -171,7 +179,7 @@ class RunSender:
                     attempt_id=self.attempt.pk, status=Delivery.Status.PENDING, id__gt=last_id
                 )
                 .order_by("id")
-                .values_list("id", "email", "client__full_name")[:_FETCH_BATCH]
+                .values_list("id", "email", "client__full_name", "client_id")[:_FETCH_BATCH]
             )
             if not rows:
                 return
@@ -183,8 +191,10 @@ class RunSender:
             self.unsaved_skipped += len(skipped)
             last_id = rows[-1][0]
             rows = [row for row in rows if row[0] not in skipped]
-            for delivery_id, email, name in rows:
-                yield Work(delivery_id=delivery_id, email=email, name=name or "")
+            for delivery_id, email, name, client_id in rows:
+                yield Work(
+                    delivery_id=delivery_id, email=email, name=name or "", client_id=client_id
+                )
             del rows  # before the next batch is fetched: one batch in memory at a time
 
     def _record(self, batch: list[Result]) -> None:
@@ -285,7 +295,9 @@ class RunSender:
     # The worker threads: SMTP only, never the database.
 
     def _worker(self) -> None:
-        session = Session(options=self.options, timeout=self.timeout)
+        session = Session(
+            options=self.options, timeout=self.timeout, local_hostname=self.identity.ehlo_name
+        )
         previous: Result | None = None
         try:
             while True:
@@ -315,23 +327,15 @@ class RunSender:
             session.close()
 
     def _deliver(self, session: Session, work: Work, previous: Result | None) -> tuple[str, str]:
-        """Send one recipient their message; return (outcome, reply) or raise _Fatal."""
-        recipient = envelope_address(work.email)
-        if recipient is None:
-            return Outcome.FAILED, _("The address cannot be used for sending.")
+        """Send one recipient their message; return (outcome, reply) or raise SessionError."""
         fresh = session.open()
-        mail_from = f"FROM:<{self.letter.sender}>{session.mail_options}"
         try:
-            code, reply = session.command(session.send_command, "mail", mail_from)
-        except SessionDropped:
-            if fresh:
-                raise
-            # An idle connection the server dropped: one new connection, then the same message.
-            session.open()
-            code, reply = session.command(session.send_command, "mail", mail_from)
+            letter, code, reply = self._mail(session, work, fresh=fresh)
+        except LetterError as error:  # this recipient's letter only: the run goes on
+            return Outcome.FAILED, str(error)
         if code != 250:
             return self._refused(session, code, reply, stage="MAIL")
-        code, reply = session.command(session.send_command, "rcpt", f"TO:<{recipient}>")
+        code, reply = session.command(session.send_command, "rcpt", f"TO:<{letter.recipient}>")
         if code not in (250, 251):
             return self._refused(session, code, reply, stage="RCPT")
         # The previous message of this connection must be in the ledger before this one goes:
@@ -341,19 +345,51 @@ class RunSender:
         if self.stop.is_set():
             session.command(session.smtp.rset)
             return Outcome.UNTRIED, ""
-        content = self.letter.render(
-            delivery_id=work.delivery_id,
-            email=work.email,
-            name=work.name,
-            eight_bit=session.eight_bit,
-        )
         try:
-            code, reply = session.command(session.smtp.data, content)
+            code, reply = session.command(session.smtp.data, letter.content)
         except smtplib.SMTPDataError as error:  # DATA itself refused, before any content
             return self._refused(session, error.smtp_code, decode(error.smtp_error), stage="DATA")
         if code == 250:
             return Outcome.ACCEPTED, f"{code} {reply}"
         return self._refused(session, code, reply, stage="MESSAGE")
+
+    def _mail(
+        self, session: Session, work: Work, *, fresh: bool
+    ) -> tuple[RenderedLetter, int, str]:
+        """Render the letter for this connection's server and start its transaction (MAIL)."""
+        letter = self._render(session, work)
+        mail_from = session.mail_from(self.identity.envelope_sender, smtputf8=letter.smtputf8)
+        try:
+            code, reply = session.command(session.send_command, "mail", mail_from)
+        except SessionDropped:
+            if fresh:
+                raise
+            # An idle connection the server dropped: one new connection, then the same message.
+            session.open()
+            return self._mail(session, work, fresh=True)
+        return letter, code, reply
+
+    def _render(self, session: Session, work: Work) -> RenderedLetter:
+        """The recipient's letter as this server can take it; LetterError if it cannot."""
+        try:
+            values = self.letter.recipient_values(
+                client_id=work.client_id, email=work.email, name=work.name
+            )
+            return self.letter.render(
+                email=work.email,
+                name=work.name,
+                values=values,
+                delivery_id=work.delivery_id,
+                eight_bit=session.eight_bit,
+                smtputf8=session.smtputf8,
+            )
+        except LetterError:
+            raise
+        except (UnicodeError, ValueError) as error:  # something in this recipient's data
+            logger.exception("The letter of delivery %s cannot be built", work.delivery_id)
+            raise LetterError(
+                _("The letter cannot be built for this address: %(error)s") % {"error": error}
+            ) from error
 
     def _refused(self, session: Session, code: int, reply: str, *, stage: str) -> tuple[str, str]:
         text = f"{code} {reply}"
