@@ -4,7 +4,11 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
-os.environ.setdefault("SITE_URL", "http://testserver")
+# A sender identity that a production check accepts, so that commands the tests start as
+# processes print no deliverability warnings (tests of those warnings set their own names).
+os.environ.setdefault("SITE_URL", "https://testserver")
+os.environ.setdefault("DEFAULT_FROM_EMAIL", "Mailing service <noreply@example.com>")
+os.environ.setdefault("EMAIL_LOCAL_HOSTNAME", "sender.example.com")
 
 from mailing_service.settings import *  # noqa: F403
 from mailing_service.settings import DATABASES, VAR_DIR

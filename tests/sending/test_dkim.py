@@ -15,6 +15,7 @@ from django.core.management import call_command
 from core.models import Attempt, Delivery
 from core.services import sending
 from core.services.sending.dkim import SIGNED_HEADERS, DkimKeyError, load_signer
+from tests.factories import make_clients, make_mailing
 
 pytestmark = pytest.mark.django_db
 
