@@ -34,6 +34,13 @@ def _constraint_message(model, name: str) -> str:
 DUPLICATE_EMAIL_MESSAGE = _constraint_message(Client, "client_email_unique_per_owner")
 
 
+def single_line(value: str) -> None:
+    """Refuse a line break: the value goes into a letter's header (subject, a name), where a
+    line break would end the header or start another one."""
+    if any(character in value for character in "\r\n\v\f\x85\u2028\u2029"):
+        raise forms.ValidationError(_("Keep this on one line."), code="line_break")
+
+
 class ClientForm(forms.ModelForm):
     """A client of the signed-in user; the email is unique among that user's clients."""
 
@@ -47,6 +54,11 @@ class ClientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.owner = owner
         self.instance.owner = owner
+        self.fields["full_name"].validators.append(single_line)
+        if self.instance.bounced_at is not None:
+            self.fields["email"].help_text = _(
+                "This address bounced: saving another one clears the mark."
+            )
 
     def clean_email(self) -> str:
         email = normalize_email_address(self.cleaned_data["email"])
