@@ -206,6 +206,8 @@ class AttemptTable(tables.Table):
     accepted_count = tables.Column(verbose_name=_("Accepted"), orderable=False, attrs=NUMBER_ATTRS)
     failed_count = tables.Column(verbose_name=_("Failed"), orderable=False, attrs=NUMBER_ATTRS)
     pending_count = tables.Column(verbose_name=_("Pending"), orderable=False, attrs=NUMBER_ATTRS)
+    # Unsubscribed or bounced recipients: neither failed nor waiting.
+    skipped_count = tables.Column(verbose_name=_("Skipped"), orderable=False, attrs=NUMBER_ATTRS)
     server_response = tables.Column(
         verbose_name=_("Server response"),
         orderable=False,
@@ -221,6 +223,7 @@ class AttemptTable(tables.Table):
             "accepted_count",
             "failed_count",
             "pending_count",
+            "skipped_count",
             "server_response",
         ]
         order_by = "-attempted_at"

@@ -9,6 +9,7 @@ from core.models import Attempt, Client, Delivery, Mailing, Message, User
 ACCEPTED = Delivery.Status.ACCEPTED
 FAILED = Delivery.Status.FAILED
 PENDING = Delivery.Status.PENDING
+SKIPPED = Delivery.Status.SKIPPED
 
 
 def make_mailing(
@@ -43,7 +44,8 @@ def record_run(
 ) -> Attempt:
     """One run: `outcomes` maps each recipient's email to (delivery status, server reply)."""
     counts = {
-        s: sum(1 for o, _ in outcomes.values() if o == s) for s in (ACCEPTED, FAILED, PENDING)
+        s: sum(1 for o, _ in outcomes.values() if o == s)
+        for s in (ACCEPTED, FAILED, PENDING, SKIPPED)
     }
     if status is None:
         status = (
@@ -60,6 +62,7 @@ def record_run(
         accepted_count=counts[ACCEPTED],
         failed_count=counts[FAILED],
         pending_count=counts[PENDING],
+        skipped_count=counts[SKIPPED],
     )
     clients = {
         c.email: c for c in Client.objects.filter(owner=mailing.owner_id, email__in=outcomes)
@@ -73,8 +76,8 @@ def record_run(
             email=email,
             status=outcome,
             reply=reply,
-            tries=0 if outcome == PENDING else 1,
-            sent_at=None if outcome == PENDING else at,
+            tries=0 if outcome in (PENDING, SKIPPED) else 1,
+            sent_at=None if outcome in (PENDING, SKIPPED) else at,
         )
         for email, (outcome, reply) in outcomes.items()
     )
