@@ -1,8 +1,10 @@
 """Forms: what a user may type, and the errors they see next to each field."""
 
 from datetime import datetime
+from email.utils import parseaddr
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
@@ -71,6 +73,79 @@ class ClientForm(forms.ModelForm):
     def add_duplicate_email_error(self) -> None:
         """Report a duplicate the database caught after validation passed (a concurrent insert)."""
         self.add_error("email", forms.ValidationError(DUPLICATE_EMAIL_MESSAGE, code="duplicate"))
+
+
+def allowed_from_domains() -> list[str]:
+    """The domains a user's own From address may be at (EMAIL_ALLOWED_FROM_DOMAINS), as the
+    operator wrote them."""
+    domains = getattr(settings, "EMAIL_ALLOWED_FROM_DOMAINS", [])
+    return [domain.strip().lower() for domain in domains if domain.strip()]
+
+
+class SenderProfileForm(forms.ModelForm):
+    """How the user's letters introduce themselves: a name, where replies go, and a From
+    address of their own at a domain the operator allows."""
+
+    class Meta:
+        model = User
+        fields = ["sender_name", "reply_to", "from_email"]
+        labels = {
+            "sender_name": _("Sender name"),
+            "reply_to": _("Reply-to address"),
+            "from_email": _("From address"),
+        }
+        help_texts = {
+            "sender_name": _("The name recipients see. Empty: your own name."),
+            "reply_to": _("Where replies to your letters go. Empty: your sign-in email."),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sender_name"].validators.append(single_line)
+        domains = allowed_from_domains()
+        if domains:
+            self.fields["from_email"].help_text = _(
+                "Optional, at %(domains)s. Empty: letters go from %(default)s."
+            ) % {"domains": ", ".join(domains), "default": default_from_address()}
+        else:
+            self.fields["from_email"].help_text = _(
+                "This server sends every letter from %(default)s, under your name."
+            ) % {"default": default_from_address()}
+
+    def clean_from_email(self) -> str:
+        address = self.cleaned_data["from_email"]
+        if not address:
+            return address
+        domain = address.rpartition("@")[2].lower()
+        domains = allowed_from_domains()
+        if domain in domains or _idna(domain) in {_idna(d) for d in domains}:
+            return address
+        if domains:
+            raise forms.ValidationError(
+                _("Letters can go from an address at %(domains)s only.")
+                % {"domains": ", ".join(domains)},
+                code="domain",
+            )
+        raise forms.ValidationError(
+            _(
+                "This server sends letters from %(default)s only: leave this empty, and your "
+                "name and reply-to address go with it."
+            )
+            % {"default": default_from_address()},
+            code="domain",
+        )
+
+
+def default_from_address() -> str:
+    """The address of DEFAULT_FROM_EMAIL, which letters go from unless a user has their own."""
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+
+
+def _idna(domain: str) -> str:
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
 
 
 class MessageForm(forms.ModelForm):

@@ -7,6 +7,7 @@ from core.views import (
     dashboard,
     mailings,
     messages,
+    profile,
     reports,
     sending,
     unsubscribe,
@@ -15,6 +16,7 @@ from core.views import (
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
+    path("profile/sender/", profile.sender_profile, name="sender-profile"),
     path("clients/", clients.client_list, name="client-list"),
     path("clients/new/", clients.client_create, name="client-create"),
     path("clients/search/", clients.client_search, name="client-search"),
