@@ -146,6 +146,20 @@ class Client(OwnedModel):
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>"
 
+    def save(self, *args, **kwargs) -> None:
+        """Save; a new address is a new chance, so changing it clears a bounce of the old one."""
+        if self.pk is not None and self.bounced_at is not None:
+            stored = Client.objects.filter(pk=self.pk).values_list("email", flat=True).first()
+            if stored is not None and stored != normalize_email_address(self.email):
+                self.bounced_at, self.bounce_reply = None, ""
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {
+                        *kwargs["update_fields"],
+                        "bounced_at",
+                        "bounce_reply",
+                    }
+        super().save(*args, **kwargs)
+
     @property
     def is_suppressed(self) -> bool:
         """Whether runs skip this client: unsubscribed, or its address bounced."""

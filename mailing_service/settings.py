@@ -189,6 +189,11 @@ MAILERS = {
 }
 if MAILERS["default"]["OPTIONS"]["use_tls"] and MAILERS["default"]["OPTIONS"]["use_ssl"]:
     raise SettingsError("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set at most one.")
+# With EMAIL_USE_TLS or EMAIL_USE_SSL, the server's certificate and host name are verified
+# against the system's CAs, or only those in EMAIL_SSL_CAFILE (a PEM file, for a private CA).
+# EMAIL_SSL_VERIFY=false turns verification off, and every run logs a warning.
+EMAIL_SSL_VERIFY = env.bool("EMAIL_SSL_VERIFY", default=True)
+EMAIL_SSL_CAFILE = env.str("EMAIL_SSL_CAFILE", default="")
 # Where the service is reached from outside: letters link back to it (unsubscribe).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
 if not DEBUG and not SITE_URL:

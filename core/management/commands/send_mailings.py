@@ -40,7 +40,8 @@ class Command(BaseCommand):
         for report in reports:
             self.stdout.write(
                 f"mailing {report.mailing_id} attempt {report.attempt_id}: {report.status}, "
-                f"sent {report.accepted}, failed {report.failed}, pending {report.pending}"
+                f"sent {report.accepted}, failed {report.failed}, pending {report.pending}, "
+                f"skipped {report.skipped}"
                 + (f" ({report.server_response})" if report.status != "success" else "")
             )
         if not reports:

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.models import Attempt, Client, Delivery, Mailing
 from core.services import slots
@@ -101,19 +102,24 @@ def attempt_claim_due(*, now: datetime, mailing_id: int | None = None) -> Attemp
 
 
 def attempt_open(*, mailing: Mailing, now: datetime, slot_at: datetime | None) -> Attempt:
-    """Create a run and its ledger: one pending line per client of the mailing's owner."""
+    """Create a run and its ledger: one line per client of the mailing's owner, pending, or
+    skipped with the reason when the client unsubscribed or bounced."""
     attempt = Attempt.objects.create(
         mailing=mailing, attempted_at=now, slot_at=slot_at, status=Attempt.Status.RUNNING
     )
     # One INSERT ... SELECT: no recipient passes through Python, whatever their number.
     delivery, client = Delivery._meta, Client._meta
     through = Mailing.clients.through._meta
+    reason, reason_params = _skip_reason_sql("c")
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {delivery.db_table}
                 (attempt_id, mailing_id, owner_id, client_id, email, status, reply, tries)
-            SELECT %s, %s, %s, c.id, c.email, %s, '', 0
+            SELECT %s, %s, %s, c.id, c.email,
+                CASE WHEN {_SUPPRESSED.format(alias="c")} THEN %s ELSE %s END,
+                CASE WHEN {_SUPPRESSED.format(alias="c")} THEN {reason} ELSE '' END,
+                0
             FROM {client.db_table} c
             JOIN {through.db_table} mc ON mc.client_id = c.id
             WHERE mc.mailing_id = %s AND c.owner_id = %s
@@ -122,11 +128,72 @@ def attempt_open(*, mailing: Mailing, now: datetime, slot_at: datetime | None) -
                 attempt.pk,
                 mailing.pk,
                 mailing.owner_id,
+                Delivery.Status.SKIPPED,
                 Delivery.Status.PENDING,
+                *reason_params,
                 mailing.pk,
                 mailing.owner_id,
             ],
         )
-        attempt.pending_count = cursor.rowcount
-    attempt.save(update_fields=["pending_count"])
+        total = cursor.rowcount
+    # A range of the (attempt, status) index; usually empty.
+    attempt.skipped_count = Delivery.objects.filter(
+        attempt=attempt, status=Delivery.Status.SKIPPED
+    ).count()
+    attempt.pending_count = total - attempt.skipped_count
+    attempt.save(update_fields=["pending_count", "skipped_count"])
     return attempt
+
+
+def deliveries_skip_suppressed(*, attempt_id: int, after_id: int, up_to_id: int) -> set[int]:
+    """Turn the pending lines in (`after_id`, `up_to_id`] of clients who unsubscribed or bounced
+    since the run opened into skipped ones; return their ids (usually none).
+
+    A run resumed or taken over later must not send to them. One query over a range of the
+    ledger, joined to each line's client by its key; an UPDATE only when it found some.
+    """
+    table, client_table = Delivery._meta.db_table, Client._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT d.id FROM {table} d JOIN {client_table} c ON c.id = d.client_id
+            WHERE d.attempt_id = %s AND d.status = %s AND d.id > %s AND d.id <= %s
+            AND {_SUPPRESSED.format(alias="c")}
+            """,  # noqa: S608 - table names come from the models, values are parameters
+            [attempt_id, Delivery.Status.PENDING, after_id, up_to_id],
+        )
+        found = [row[0] for row in cursor.fetchall()]
+        if not found:
+            return set()
+        reason, reason_params = _skip_reason_sql("c")
+        cursor.execute(
+            f"""
+            UPDATE {table} SET status = %s, reply = (
+                SELECT {reason} FROM {client_table} c WHERE c.id = {table}.client_id
+            )
+            WHERE status = %s AND id IN ({", ".join(["%s"] * len(found))})
+            """,  # noqa: S608 - table names come from the models, values are parameters
+            [Delivery.Status.SKIPPED, *reason_params, Delivery.Status.PENDING, *found],
+        )
+    return set(found)
+
+
+# Whether the client of alias `{alias}` is left out of runs (see Client.is_suppressed).
+_SUPPRESSED = "({alias}.unsubscribed_at IS NOT NULL OR {alias}.bounced_at IS NOT NULL)"
+
+
+def _skip_reason_sql(alias: str) -> tuple[str, list[str]]:
+    """SQL for the ledger's reply of a skipped client, in the language of this run, and its
+    parameters: how they unsubscribed, or what the server said when the address bounced."""
+    before, _placeholder, after = _("Bounced earlier: %(reply)s").partition("%(reply)s")
+    return (
+        f"CASE WHEN {alias}.unsubscribed_at IS NULL THEN %s || {alias}.bounce_reply || %s "
+        f"WHEN {alias}.unsubscribe_source = %s THEN %s ELSE %s END",
+        [
+            before,
+            after,
+            Client.UnsubscribeSource.ONE_CLICK,
+            _("Unsubscribed (one-click)"),
+            _("Unsubscribed (link)"),
+        ],
+    )

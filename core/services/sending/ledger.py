@@ -24,10 +24,14 @@ class RunReport:
     failed: int
     pending: int
     server_response: str
+    # Left out: the client had unsubscribed or bounced. Neither sent nor failed.
+    skipped: int = 0
 
 
 def attempt_finish(*, attempt: Attempt, fatal_reply: str, lease_lost: bool = False) -> RunReport:
-    """Close the run with its counts; success only when every recipient was accepted.
+    """Close the run with its counts; success when no recipient failed or is left pending,
+    and there was someone to send to (recipients skipped as unsubscribed or bounced are no
+    failure).
 
     A run that still has recipients pending waits to resume instead (see `_resume_at`). A
     sender that lost its lease writes nothing: the run belongs to the sender that took it.
@@ -45,10 +49,10 @@ def attempt_finish(*, attempt: Attempt, fatal_reply: str, lease_lost: bool = Fal
         accepted = counts.get(Delivery.Status.ACCEPTED, 0)
         failed = counts.get(Delivery.Status.FAILED, 0)
         pending = counts.get(Delivery.Status.PENDING, 0)
-        total = accepted + failed + pending
-        success = total > 0 and accepted == total and not fatal_reply
+        skipped = counts.get(Delivery.Status.SKIPPED, 0)
+        success = accepted + skipped > 0 and failed == pending == 0 and not fatal_reply
         response = fatal_reply or _summary(
-            attempt=attempt, accepted=accepted, failed=failed, pending=pending
+            attempt=attempt, accepted=accepted, failed=failed, pending=pending, skipped=skipped
         )
         held = Attempt.objects.filter(
             pk=attempt.pk, lease_token=attempt.lease_token, status=Attempt.Status.RUNNING
@@ -67,6 +71,7 @@ def attempt_finish(*, attempt: Attempt, fatal_reply: str, lease_lost: bool = Fal
                 accepted_count=accepted,
                 failed_count=failed,
                 pending_count=pending,
+                skipped_count=skipped,
             )
             attempt.refresh_from_db()
             return run_report(attempt)
@@ -78,6 +83,7 @@ def attempt_finish(*, attempt: Attempt, fatal_reply: str, lease_lost: bool = Fal
             accepted_count=accepted,
             failed_count=failed,
             pending_count=pending,
+            skipped_count=skipped,
         )
         if updated:
             # The last run of a mailing without slots left finishes it.
@@ -107,18 +113,28 @@ def _resume_at(*, attempt: Attempt, pending: int, now: datetime) -> datetime | N
     return resume_at
 
 
-def _summary(*, attempt: Attempt, accepted: int, failed: int, pending: int) -> str:
-    if accepted + failed + pending == 0:
+def _summary(*, attempt: Attempt, accepted: int, failed: int, pending: int, skipped: int) -> str:
+    if accepted + failed + pending + skipped == 0:
         return _("The mailing has no clients to send to.")
-    last_reply = (
-        Delivery.objects.filter(attempt=attempt)
-        .exclude(reply="")
-        .order_by("-status", "-sent_at")  # a failed or pending reply explains a failure best
-        .values_list("reply", flat=True)
-        .first()
+    sent = Delivery.objects.filter(attempt=attempt).exclude(reply="")
+    skipped_part = (
+        ngettext(
+            "%d recipient skipped (unsubscribed or bounced)",
+            "%d recipients skipped (unsubscribed or bounced)",
+            skipped,
+        )
+        % skipped
+        if skipped
+        else ""
     )
     if failed == 0 and pending == 0:
-        return last_reply or ""
+        last_reply = (
+            sent.filter(status=Delivery.Status.ACCEPTED)
+            .order_by("-sent_at")
+            .values_list("reply", flat=True)
+            .first()
+        )
+        return "; ".join(part for part in (last_reply, skipped_part) if part)
     parts = []
     if failed:
         parts.append(ngettext("%d recipient refused", "%d recipients refused", failed) % failed)
@@ -127,14 +143,13 @@ def _summary(*, attempt: Attempt, accepted: int, failed: int, pending: int) -> s
             ngettext("%d recipient still pending", "%d recipients still pending", pending) % pending
         )
     failure_reply = (
-        Delivery.objects.filter(attempt=attempt)
-        .exclude(status=Delivery.Status.ACCEPTED)
-        .exclude(reply="")
+        sent.filter(status__in=[Delivery.Status.FAILED, Delivery.Status.PENDING])
         .values_list("reply", flat=True)
         .first()
     )
     text = ", ".join(parts)
-    return f"{text}: {failure_reply}" if failure_reply else text
+    text = f"{text}: {failure_reply}" if failure_reply else text
+    return "; ".join(part for part in (text, skipped_part) if part)
 
 
 def run_report(attempt: Attempt) -> RunReport:
@@ -147,4 +162,5 @@ def run_report(attempt: Attempt) -> RunReport:
         failed=attempt.failed_count,
         pending=attempt.pending_count,
         server_response=attempt.server_response,
+        skipped=attempt.skipped_count,
     )

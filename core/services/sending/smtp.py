@@ -1,10 +1,16 @@
 """One SMTP connection: connect, greet, encrypt, log in, send commands, and map what the
 server does (refusals, timeouts, drops, garbage) onto replies a person can read."""
 
+import logging
 import smtplib
+import ssl
+from functools import partial
 
+from django.conf import settings
 from django.core.mail.utils import DNS_NAME
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 
 class SessionError(Exception):
@@ -37,7 +43,8 @@ class Session:
         host, port = options.get("host") or "localhost", options.get("port")
         use_ssl, use_tls = options.get("use_ssl"), options.get("use_tls")
         port = port or (465 if use_ssl else 587 if use_tls else 25)
-        smtp_class = smtplib.SMTP_SSL if use_ssl else smtplib.SMTP
+        context = tls_context() if use_ssl or use_tls else None
+        smtp_class = partial(smtplib.SMTP_SSL, context=context) if use_ssl else smtplib.SMTP
         try:
             smtp = smtp_class(host, port, local_hostname=DNS_NAME.get_fqdn(), timeout=self.timeout)
         except smtplib.SMTPConnectError as error:
@@ -54,6 +61,8 @@ class Session:
                     % {"server": f"{host}:{port}", "seconds": f"{self.timeout:g}"}
                 ) from None
             raise SessionError(_("The mail server closed the connection.")) from None
+        except ssl.SSLCertVerificationError as error:
+            raise unverified(error) from None
         except OSError as error:
             raise SessionError(
                 _("Cannot connect to the mail server at %(server)s: %(error)s")
@@ -63,7 +72,7 @@ class Session:
         try:
             self.command(smtp.ehlo_or_helo_if_needed)
             if use_tls and not use_ssl:
-                self.command(smtp.starttls)
+                self.command(smtp.starttls, context=context)
                 self.command(smtp.ehlo)
             if options.get("username") and options.get("password"):
                 self.command(smtp.login, options["username"], options["password"])
@@ -96,10 +105,10 @@ class Session:
         self.smtp.putcmd(verb, argument)
         return self.smtp.getreply()
 
-    def command(self, method, *args):
+    def command(self, method, *args, **kwargs):
         """Run one smtplib call; turn a timeout or a lost connection into a stop of the run."""
         try:
-            result = method(*args)
+            result = method(*args, **kwargs)
         except smtplib.SMTPServerDisconnected as error:
             self.close()
             # smtplib reports a read that timed out as a disconnection.
@@ -111,6 +120,9 @@ class Session:
         except TimeoutError:
             self.close()
             raise self._timed_out() from None
+        except ssl.SSLCertVerificationError as error:  # STARTTLS
+            self.close()
+            raise unverified(error) from None
         except OSError as error:
             self.close()
             raise SessionError(
@@ -138,6 +150,42 @@ class Session:
             pass
         finally:
             smtp.close()
+
+
+def tls_context() -> ssl.SSLContext:
+    """How connections encrypt: the certificate and host name verified, as browsers do,
+    against the system's CAs or only those of EMAIL_SSL_CAFILE; not at all when
+    EMAIL_SSL_VERIFY is off (`warn_if_unverified` says so at every run)."""
+    cafile = settings.EMAIL_SSL_CAFILE or None
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as error:
+        raise SessionError(
+            _("The CA file %(file)s (EMAIL_SSL_CAFILE) cannot be read: %(error)s.")
+            % {"file": cafile, "error": error}
+        ) from None
+    if not settings.EMAIL_SSL_VERIFY:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def warn_if_unverified(options: dict) -> None:
+    """Log a warning when this run's connections are encrypted without verifying the server."""
+    if settings.EMAIL_SSL_VERIFY or not (options.get("use_tls") or options.get("use_ssl")):
+        return
+    logger.warning(
+        "EMAIL_SSL_VERIFY is off: the certificate of the mail server at %s is not verified, "
+        "so anyone on the way can read the letters and the password.",
+        options.get("host") or "localhost",
+    )
+
+
+def unverified(error: ssl.SSLCertVerificationError) -> SessionError:
+    reason = (error.verify_message or error.reason or str(error)).rstrip(".")
+    return SessionError(
+        _("The mail server's certificate could not be verified: %(reason)s.") % {"reason": reason}
+    )
 
 
 def unintelligible(reply: bytes | str) -> str:

@@ -4,6 +4,7 @@ worker threads and records their results; only the main thread touches the datab
 import heapq
 import logging
 import queue
+import re
 import smtplib
 import threading
 import time
@@ -16,10 +17,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.models import Attempt, Delivery
-from core.services.sending.claims import lease_end
+from core.models import Attempt, Client, Delivery
+from core.services.sending.claims import deliveries_skip_suppressed, lease_end
 from core.services.sending.letters import Letter, envelope_address
-from core.services.sending.smtp import Session, SessionDropped, SessionError, decode, unintelligible
+from core.services.sending.smtp import (
+    Session,
+    SessionDropped,
+    SessionError,
+    decode,
+    unintelligible,
+    warn_if_unverified,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +35,8 @@ logger = logging.getLogger(__name__)
 _FETCH_BATCH = 1000
 # Longest server reply kept in the ledger.
 _REPLY_LIMIT = 1000
+# The enhanced status code of a reply (RFC 3463): class.subject.detail, e.g. 5.1.1.
+_ENHANCED_CODE = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
 class Outcome(StrEnum):
@@ -34,6 +44,9 @@ class Outcome(StrEnum):
 
     ACCEPTED = Delivery.Status.ACCEPTED
     FAILED = Delivery.Status.FAILED
+    # The server refused the recipient's address for good: failed, and the client is marked
+    # bounced so that later runs skip it. FAILED alone is a failure that is not the address's.
+    REFUSED = "refused"
     DEFERRED = "deferred"  # a temporary refusal: pending, tried again after a back-off
     UNTRIED = "untried"  # never reached the server: pending, no try counted
 
@@ -77,12 +90,13 @@ class RunSender:
         self.lease_lost = False
         self.lease_renewed_at = time.monotonic()
         self.progress_interval = min(0.5, self.lease_seconds / 4)
-        self.unsaved_accepted = self.unsaved_failed = 0
+        self.unsaved_accepted = self.unsaved_failed = self.unsaved_skipped = 0
 
     # The main thread.
 
     def send(self) -> str:
         """Send until no recipient is left to try now; return the reason the run stopped, if any."""
+        warn_if_unverified(self.options)
         pending = self._pending()
         first = next(pending, None)
         if first is None:
@@ -161,7 +175,14 @@ class RunSender:
             )
             if not rows:
                 return
+            # Clients who unsubscribed or bounced since the run opened (it may have been
+            # resumed or taken over much later) are skipped, not sent to.
+            skipped = deliveries_skip_suppressed(
+                attempt_id=self.attempt.pk, after_id=last_id, up_to_id=rows[-1][0]
+            )
+            self.unsaved_skipped += len(skipped)
             last_id = rows[-1][0]
+            rows = [row for row in rows if row[0] not in skipped]
             for delivery_id, email, name in rows:
                 yield Work(delivery_id=delivery_id, email=email, name=name or "")
             del rows  # before the next batch is fetched: one batch in memory at a time
@@ -170,6 +191,7 @@ class RunSender:
         """Write a batch of results in one transaction, renew the lease, then release workers."""
         now = timezone.now()
         tried = []
+        bounced = []
         accepted = failed = 0
         for result in batch:
             if result.fatal and not self.fatal_reply:
@@ -179,6 +201,10 @@ class RunSender:
             status = result.outcome
             if status == Outcome.DEFERRED:
                 status = Delivery.Status.PENDING
+            elif status == Outcome.REFUSED:
+                status = Delivery.Status.FAILED
+                reply = result.reply[:_REPLY_LIMIT]
+                bounced.append((now, reply, now, result.work.delivery_id, result.work.email))
             accepted += status == Delivery.Status.ACCEPTED
             failed += status == Delivery.Status.FAILED
             # When the recipient's outcome became final; the statistics count days by it.
@@ -199,20 +225,32 @@ class RunSender:
                         f"WHERE id = %s AND status = '{Delivery.Status.PENDING}'",
                         tried,
                     )
+                if bounced:
+                    # The client is marked only while it still has the address refused.
+                    cursor.executemany(
+                        f"UPDATE {Client._meta.db_table} "  # noqa: S608 - model table names
+                        "SET bounced_at = %s, bounce_reply = %s, updated_at = %s "
+                        f"WHERE id = (SELECT client_id FROM {Delivery._meta.db_table} "
+                        "WHERE id = %s) AND email = %s AND bounced_at IS NULL",
+                        bounced,
+                    )
                 if not progress_due:
                     return
                 accepted, failed = self.unsaved_accepted, self.unsaved_failed
-                self.unsaved_accepted = self.unsaved_failed = 0
+                skipped = self.unsaved_skipped
+                self.unsaved_accepted = self.unsaved_failed = self.unsaved_skipped = 0
                 cursor.execute(
                     f"UPDATE {Attempt._meta.db_table} "  # noqa: S608 - model table name
                     "SET accepted_count = accepted_count + %s, "
                     "failed_count = failed_count + %s, "
+                    "skipped_count = skipped_count + %s, "
                     "pending_count = pending_count - %s, lease_expires_at = %s "
                     "WHERE id = %s AND lease_token = %s",
                     [
                         accepted,
                         failed,
-                        accepted + failed,
+                        skipped,
+                        accepted + failed + skipped,
                         lease_end(now),
                         self.attempt.pk,
                         self.attempt.lease_token,
@@ -328,7 +366,26 @@ class RunSender:
             raise SessionError(_("The mail server refused the sender: %(reply)s") % {"reply": text})
         if stage != "MESSAGE":
             session.command(session.smtp.rset)
-        return (Outcome.DEFERRED if code < 500 else Outcome.FAILED), text
+        if code < 500:
+            return Outcome.DEFERRED, text
+        return (Outcome.REFUSED if _about_the_address(reply) else Outcome.FAILED), text
+
+
+def _about_the_address(reply: str) -> bool:
+    """Whether a permanent refusal of one recipient (RCPT, or DATA for their letter) is about
+    their address, which then bounced.
+
+    A reply without an enhanced status code is taken at its word. One with a code says what
+    it is about (RFC 3463): X.1 the address and X.2 the mailbox are the recipient's, except
+    X.2.3 (the message is too long). X.7 policy (relay denied, a sender not allowed), X.6
+    content, X.3 the receiving system and the rest are not the address's fault: they refuse
+    every recipient alike, and suppressing on them would empty a list in one run.
+    """
+    match = _ENHANCED_CODE.match(reply)
+    if match is None:
+        return True
+    subject, detail = match.group(2), match.group(3)
+    return subject == "1" or (subject == "2" and detail != "3")
 
 
 def _chain(first, rest):
