@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core import selectors
 from core.models import Client, Mailing, Message, User, normalize_email_address
+from core.services.sending import personalisation
 
 
 class SignupForm(BaseUserCreationForm):
@@ -148,18 +149,57 @@ def _idna(domain: str) -> str:
         return domain
 
 
+PLACEHOLDER_MEANINGS = {
+    "full_name": _("the client's full name"),
+    "first_name": _("the first word of the client's name"),
+    "email": _("the client's email"),
+    "unsubscribe_url": _("the client's unsubscribe link (every letter also ends with one)"),
+}
+
+
 class MessageForm(forms.ModelForm):
-    """A letter: its subject and plain-text body."""
+    """A letter: its subject, its body in plain text or Markdown, and the placeholders both
+    may use for the recipient (core.services.sending.personalisation)."""
 
     class Meta:
         model = Message
-        fields = ["subject", "body"]
-        labels = {"subject": _("Subject"), "body": _("Body")}
+        fields = ["subject", "format", "body"]
+        labels = {"subject": _("Subject"), "format": _("Format"), "body": _("Body")}
         widgets = {"body": forms.Textarea(attrs={"rows": 8})}
 
     def __init__(self, *args, owner: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.instance.owner = owner
+        self.fields["subject"].validators.append(single_line)
+        # A form posted without the format (older clients, scripts) writes plain text.
+        self.fields["format"].required = False
+
+    @property
+    def placeholders(self) -> list[tuple[str, str]]:
+        """The placeholders the subject and body may use, each with what it becomes."""
+        return [
+            (f"{{{{ {name} }}}}", PLACEHOLDER_MEANINGS.get(name, ""))
+            for name in personalisation.PLACEHOLDERS
+        ]
+
+    def clean_subject(self) -> str:
+        return _placeholders_checked(self.cleaned_data["subject"])
+
+    def clean_body(self) -> str:
+        return _placeholders_checked(self.cleaned_data["body"])
+
+    def clean_format(self) -> str:
+        return self.cleaned_data["format"] or Message.Format.PLAIN
+
+
+def _placeholders_checked(text: str) -> str:
+    """`text` if every placeholder in it is known and well formed; else the error names what
+    is available."""
+    try:
+        personalisation.parse(text)
+    except personalisation.PlaceholderError as error:
+        raise forms.ValidationError(str(error), code="placeholder") from error
+    return text
 
 
 class ClientPicker(forms.SelectMultiple):
@@ -193,6 +233,35 @@ class ClientPicker(forms.SelectMultiple):
         context = super().get_context(name, value, attrs)
         context["widget"]["attrs"]["data-search-url"] = self.search_url
         return context
+
+
+class ClientChoice(ClientPicker):
+    """One of the user's clients, chosen in a select that renders the chosen client and the
+    first few others (Tom Select, where the page has it, searches the rest)."""
+
+    allow_multiple_selected = False
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name)
+
+    def value_omitted_from_data(self, data, files, name) -> bool:
+        return name not in data
+
+
+class PreviewClientForm(forms.Form):
+    """Which of the user's clients a letter's preview is addressed to: the first by email
+    unless one is chosen."""
+
+    preview_client = forms.ModelChoiceField(
+        label=_("Preview as"), queryset=Client.objects.none(), required=False
+    )
+
+    def __init__(self, *args, owner: User, search_url: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["preview_client"]
+        field.queryset = selectors.client_list(user=owner).order_by("email")
+        field.widget = ClientChoice(search_url=search_url)
+        field.widget.choices = field.choices
 
 
 class DateTimeLocalInput(forms.DateTimeInput):

@@ -138,3 +138,20 @@ def test_a_full_name_with_a_line_break_is_refused(htmx_client, user, name):
     assert response.status_code == 200
     assert "Keep this on one line." in response.text
     assert not Client.objects.filter(owner=user).exists()
+
+
+def test_editing_a_bounced_clients_email_clears_the_bounce_on_its_page(user_client, clients):
+    client = clients["bounced"]
+    url = reverse("client-update", args=[client.pk])
+
+    user_client.post(url, {"email": "gone@example.com", "full_name": "Gone Again"})
+    client.refresh_from_db()
+    assert client.bounced_at == WHEN  # the same address: still bounced
+
+    response = user_client.post(url, {"email": "back@example.com", "full_name": "Gone"})
+
+    assert response.status_code == 302
+    html = user_client.get(reverse("client-detail", args=[client.pk])).text
+    assert 'data-state="active"' in html and 'data-state="bounced"' not in html
+    listing = user_client.get(reverse("client-list"), {"state": "bounced"}).text
+    assert "back@example.com" not in listing
