@@ -43,7 +43,7 @@ def test_a_refused_test_send_says_why(htmx_client, message, faulty):
     response = htmx_client.post(reverse("message-send-test", args=[message.pk]))
 
     toast = json.loads(response["HX-Trigger"])["showMessage"]
-    assert toast["level"] == "error"
+    assert toast["level"] == "danger"
     assert toast["text"].startswith("The test letter to anna@example.com did not go: 550")
     assert not Attempt.objects.exists()
 
