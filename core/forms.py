@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core import selectors
 from core.models import Client, Mailing, Message, User, normalize_email_address
-from core.services.sending import personalisation
+from core.services.sending import identity, personalisation
+from core.services.sending.letters import idna_address
 
 
 class SignupForm(BaseUserCreationForm):
@@ -78,9 +79,9 @@ class ClientForm(forms.ModelForm):
 
 def allowed_from_domains() -> list[str]:
     """The domains a user's own From address may be at (EMAIL_ALLOWED_FROM_DOMAINS), as the
-    operator wrote them."""
-    domains = getattr(settings, "EMAIL_ALLOWED_FROM_DOMAINS", [])
-    return [domain.strip().lower() for domain in domains if domain.strip()]
+    operator wrote them, for messages; the engine compares their IDNA forms
+    (identity.allowed_from_domains)."""
+    return [domain.strip().lower() for domain in settings.EMAIL_ALLOWED_FROM_DOMAINS if domain]
 
 
 class SenderProfileForm(forms.ModelForm):
@@ -117,9 +118,9 @@ class SenderProfileForm(forms.ModelForm):
         address = self.cleaned_data["from_email"]
         if not address:
             return address
-        domain = address.rpartition("@")[2].lower()
         domains = allowed_from_domains()
-        if domain in domains or _idna(domain) in {_idna(d) for d in domains}:
+        own = idna_address(address.lower())
+        if own and own.rpartition("@")[2].lower() in identity.allowed_from_domains():
             return address
         if domains:
             raise forms.ValidationError(
@@ -140,13 +141,6 @@ class SenderProfileForm(forms.ModelForm):
 def default_from_address() -> str:
     """The address of DEFAULT_FROM_EMAIL, which letters go from unless a user has their own."""
     return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-
-
-def _idna(domain: str) -> str:
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return domain
 
 
 PLACEHOLDER_MEANINGS = {

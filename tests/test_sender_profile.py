@@ -101,3 +101,37 @@ def test_the_profile_changes_the_signed_in_user_only(user_client, user, other_us
 
     other_user.refresh_from_db()
     assert other_user.sender_name == ""
+
+
+def test_the_page_shows_how_from_and_reply_to_read_at_the_default_address(user_client, user):
+    user.sender_name = "Anna's Shop"
+    user.save()
+
+    html = user_client.get(URL).text
+
+    identity = html[html.index('data-testid="sender-identity"') :]
+    assert "Anna&#x27;s Shop &lt;noreply@mail.example.com&gt;" in identity
+    # From the service's address, replies go to the user's own.
+    assert 'data-testid="identity-reply-to">anna@example.com<' in identity
+
+
+def test_the_page_shows_the_users_own_from_address_once_saved(user_client, user):
+    user_client.post(
+        URL,
+        {
+            "sender_name": "Shop",
+            "reply_to": "help@shop.example.com",
+            "from_email": "news@shop.example.com",
+        },
+    )
+
+    html = user_client.get(URL).text
+
+    assert 'data-testid="identity-from">Shop &lt;news@shop.example.com&gt;<' in html
+    assert 'data-testid="identity-reply-to">help@shop.example.com<' in html
+
+
+def test_a_refused_submit_still_shows_the_saved_identity(user_client, user):
+    html = user_client.post(URL, {"sender_name": "Evil", "from_email": "x@gmail.com"}).text
+
+    assert 'data-testid="identity-from">Anna &lt;noreply@mail.example.com&gt;<' in html

@@ -8,15 +8,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from core.forms import SenderProfileForm
+from core.services.sending.identity import sender_identity
 
 
 @require_http_methods(["GET", "POST"])
 def sender_profile(request: HttpRequest) -> HttpResponse:
     """The sender name, reply-to and From address of the user's letters, and how the From and
     Reply-To of a letter read with them."""
+    # Read before the form runs: validating writes the typed values onto the user object.
+    identity = sender_identity(user=request.user)
     form = SenderProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, _("Sender profile saved."))
         return redirect("sender-profile")
-    return TemplateResponse(request, "core/profile/sender.html", {"form": form})
+    context = {"form": form, "identity": identity, "user_email": request.user.email}
+    return TemplateResponse(request, "core/profile/sender.html", context)
