@@ -9,12 +9,12 @@ from django.conf import settings as django_settings
 from django.test import Client as HttpClient
 
 from core.models import User
+from tests.factories import make_user
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM would refuse it otherwise.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
@@ -25,12 +25,12 @@ def _english_by_default(settings) -> None:
 
 @pytest.fixture
 def user(db) -> User:
-    return User.objects.create_user(email="anna@example.com", password=PASSWORD, full_name="Anna")
+    return make_user(email="anna@example.com", full_name="Anna")
 
 
 @pytest.fixture
 def other_user(db) -> User:
-    return User.objects.create_user(email="boris@example.com", password=PASSWORD, full_name="Boris")
+    return make_user(email="boris@example.com", full_name="Boris")
 
 
 @pytest.fixture

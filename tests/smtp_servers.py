@@ -1,7 +1,7 @@
 """Real SMTP servers on loopback for tests and benchmarks of the sending engine.
 
-* ``SmtpSink``: an aiosmtpd server that accepts and records everything, optionally slowly
-  or behind AUTH.
+* ``SmtpSink``: an aiosmtpd server that accepts and records everything, optionally slowly,
+  held until released, behind AUTH, over STARTTLS or implicit TLS, or without 8BITMIME.
 * ``FaultySmtpServer``: a small hand-written SMTP server that misbehaves on demand (hangs,
   421, 451, 550, dropped DATA, garbage replies, failing AUTH).
 * ``refused_port()``: a loopback port where connections are refused.
@@ -16,8 +16,9 @@ import base64
 import binascii
 import contextlib
 import socket
+import ssl
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
@@ -32,11 +33,13 @@ STOP_TIMEOUT_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class ReceivedMessage:
-    """One message a server accepted: envelope sender, accepted recipients, raw content."""
+    """One message a server accepted: envelope sender, accepted recipients, raw content, and
+    whether it travelled encrypted (STARTTLS or implicit TLS)."""
 
     mail_from: str
     recipients: tuple[str, ...]
     content: bytes
+    encrypted: bool = False
 
 
 class _BackgroundServer:
@@ -75,6 +78,14 @@ class _SinkHandler:
     def __init__(self, *, sink: "SmtpSink") -> None:
         self._sink = sink
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self._sink.eight_bit_mime:
+            return responses
+        return [reply for reply in responses if reply[4:].upper() != "8BITMIME"]
+
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
@@ -82,36 +93,66 @@ class _SinkHandler:
         # connection when TLS is not required too.
         if self._sink.requires_auth and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        if not self._sink.eight_bit_mime and "BODY=8BITMIME" in (o.upper() for o in mail_options):
+            return "555 5.5.4 BODY=8BITMIME is not supported here"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self._sink.delay:
-            # asyncio.sleep, not time.sleep: other connections share this event loop.
-            await asyncio.sleep(self._sink.delay)
+        if not self._sink.eight_bit_mime and not envelope.original_content.isascii():
+            return "554 5.6.1 8-bit content, but 8BITMIME was not offered"
+        # asyncio.sleep, not time.sleep: other connections share this event loop.
+        with self._sink._in_progress():
+            if self._sink.delay:
+                await asyncio.sleep(self._sink.delay)
+            while self._sink.hold is not None and not self._sink.hold.is_set():
+                await asyncio.sleep(0.01)
         self._sink._record(
             ReceivedMessage(
                 mail_from=envelope.mail_from,
                 recipients=tuple(envelope.rcpt_tos),
                 content=envelope.content,
+                encrypted=server.transport.get_extra_info("ssl_object") is not None,
             )
         )
         return "250 2.0.0 Message accepted for delivery"
 
 
 class SmtpSink(_BackgroundServer):
-    """A well-behaved SMTP server (aiosmtpd) that records every message it receives."""
+    """A well-behaved SMTP server (aiosmtpd) that records every message it receives.
+
+    ``delay`` seconds pass before each message is accepted; with ``hold``, the accept waits
+    until that event is set too. ``tls_context`` (a server context) offers STARTTLS and refuses
+    mail before it, or with ``implicit_tls`` encrypts from the first byte. Without
+    ``eight_bit_mime`` the server does not offer 8BITMIME and refuses 8-bit content.
+    """
 
     def __init__(
-        self, *, delay: float = 0.0, username: str | None = None, password: str | None = None
+        self,
+        *,
+        delay: float = 0.0,
+        hold: threading.Event | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+        eight_bit_mime: bool = True,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("Give both username and password, or neither.")
+        if implicit_tls and tls_context is None:
+            raise ValueError("Implicit TLS needs a tls_context.")
         self.delay = delay
+        self.hold = hold
+        self.eight_bit_mime = eight_bit_mime
+        self._tls_context = tls_context
+        self._implicit_tls = implicit_tls
         self._credentials = None if username is None else (username, password)
         self._messages: list[ReceivedMessage] = []
         self._lock = threading.Lock()
+        self._accepting = 0
+        self._peak_accepting = 0
         self._controller: _LoopbackController | None = None
 
     @property
@@ -124,6 +165,12 @@ class SmtpSink(_BackgroundServer):
         """Return a snapshot of the messages received so far, oldest first."""
         with self._lock:
             return list(self._messages)
+
+    @property
+    def peak_in_progress(self) -> int:
+        """Return the most messages the server was accepting at one moment so far."""
+        with self._lock:
+            return self._peak_accepting
 
     def clear(self) -> None:
         """Forget the messages received so far."""
@@ -139,6 +186,11 @@ class SmtpSink(_BackgroundServer):
                 "auth_require_tls": False,
                 "authenticator": self._authenticate,
             }
+        tls_options: dict[str, Any] = {}
+        if self._implicit_tls:
+            tls_options = {"ssl_context": self._tls_context}
+        elif self._tls_context is not None:
+            tls_options = {"tls_context": self._tls_context, "require_starttls": True}
         self._controller = _LoopbackController(
             _SinkHandler(sink=self),
             hostname=LOOPBACK,
@@ -146,6 +198,7 @@ class SmtpSink(_BackgroundServer):
             # A fixed name: aiosmtpd would otherwise call socket.getfqdn(), a DNS lookup.
             server_hostname="sink.test",
             **auth_options,
+            **tls_options,
         )
         self._controller.start()
         self.port = self._controller.port
@@ -160,6 +213,17 @@ class SmtpSink(_BackgroundServer):
     def _record(self, message: ReceivedMessage) -> None:
         with self._lock:
             self._messages.append(message)
+
+    @contextlib.contextmanager
+    def _in_progress(self) -> Iterator[None]:
+        with self._lock:
+            self._accepting += 1
+            self._peak_accepting = max(self._peak_accepting, self._accepting)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._accepting -= 1
 
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any

@@ -2,9 +2,9 @@
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
 
 from core.models import Client, Mailing, Message, User
+from tests.factories import make_client, make_mailing, make_message
 
 # Names of app URLs that take a pk, by the model they show; a new URL must be listed here.
 PK_URL_MODELS = {"client": Client, "message": Message, "mailing": Mailing}
@@ -38,16 +38,9 @@ def app_url_patterns() -> list[URLPattern]:
 
 
 def owned_objects(owner: User) -> dict[type, object]:
-    client = Client.objects.create(owner=owner, email=f"c-{owner.pk}@example.com", full_name="C")
-    message = Message.objects.create(owner=owner, subject="Hello", body="Body")
-    now = timezone.now()
-    mailing = Mailing.objects.create(
-        owner=owner,
-        message=message,
-        start_at=now + timezone.timedelta(days=1),
-        end_at=now + timezone.timedelta(days=30),
-    )
-    mailing.clients.add(client)
+    client = make_client(owner=owner, email=f"c-{owner.pk}@example.com", full_name="C")
+    message = make_message(owner=owner, subject="Hello", body="Body")
+    mailing = make_mailing(owner=owner, message=message, clients=[client])
     return {Client: client, Message: message, Mailing: mailing}
 
 

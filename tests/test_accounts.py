@@ -7,7 +7,7 @@ from django.core import mail
 from django.urls import reverse
 
 from core.models import User
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 
 @pytest.mark.django_db

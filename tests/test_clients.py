@@ -8,15 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.models import Client
+from tests.factories import make_client, make_clients
 
 pytestmark = pytest.mark.django_db
-
-
-def make_clients(owner, count: int, prefix: str = "client") -> list[Client]:
-    return Client.objects.bulk_create(
-        Client(owner=owner, email=f"{prefix}{i:04}@example.com", full_name=f"Name {i:04}")
-        for i in range(count)
-    )
 
 
 def hx_trigger(response) -> dict:
@@ -27,8 +21,8 @@ def hx_trigger(response) -> dict:
 
 
 def test_list_shows_only_the_users_clients(user_client, user, other_user):
-    Client.objects.create(owner=user, email="mine@example.com", full_name="Mine")
-    Client.objects.create(owner=other_user, email="theirs@example.com", full_name="Theirs")
+    make_client(owner=user, email="mine@example.com", full_name="Mine")
+    make_client(owner=other_user, email="theirs@example.com", full_name="Theirs")
 
     response = user_client.get(reverse("client-list"))
 
@@ -39,9 +33,9 @@ def test_list_shows_only_the_users_clients(user_client, user, other_user):
 
 
 def test_list_filters_by_text_over_email_and_name(user_client, user):
-    Client.objects.create(owner=user, email="alla@example.com", full_name="Alla Petrova")
-    Client.objects.create(owner=user, email="boris@example.com", full_name="Boris Ivanov")
-    Client.objects.create(owner=user, email="vera@example.com", full_name="Vera Petrova")
+    make_client(owner=user, email="alla@example.com", full_name="Alla Petrova")
+    make_client(owner=user, email="boris@example.com", full_name="Boris Ivanov")
+    make_client(owner=user, email="vera@example.com", full_name="Vera Petrova")
 
     by_name = user_client.get(reverse("client-list"), {"q": "petrova"}).text
     by_email = user_client.get(reverse("client-list"), {"q": "BORIS@"}).text
@@ -52,7 +46,7 @@ def test_list_filters_by_text_over_email_and_name(user_client, user):
 
 
 def test_list_sorts_and_pages_and_its_links_keep_the_filter(user_client, user):
-    make_clients(user, 30)
+    make_clients(owner=user, count=30, email="client{n:04}@example.com", full_name="Name {n:04}")
 
     response = user_client.get(reverse("client-list"), {"q": "client", "sort": "-email"})
 
@@ -68,7 +62,7 @@ def test_list_sorts_and_pages_and_its_links_keep_the_filter(user_client, user):
 
 
 def test_htmx_list_request_gets_only_the_table_section(htmx_client, user):
-    make_clients(user, 3)
+    make_clients(owner=user, count=3, email="client{n:04}@example.com", full_name="Name {n:04}")
 
     response = htmx_client.get(reverse("client-list"), {"sort": "email"})
 
@@ -91,10 +85,10 @@ def test_history_restore_request_gets_the_whole_page(htmx_client, user):
 def test_list_issues_as_many_queries_for_500_clients_as_for_5(
     user_client, user, django_assert_num_queries
 ):
-    make_clients(user, 5, prefix="few")
+    make_clients(owner=user, count=5, email="few{n:04}@example.com", full_name="Name {n:04}")
     with CaptureQueriesContext(connection) as few:
         assert user_client.get(reverse("client-list")).status_code == 200
-    make_clients(user, 495, prefix="many")
+    make_clients(owner=user, count=495, email="many{n:04}@example.com", full_name="Name {n:04}")
 
     with django_assert_num_queries(len(few.captured_queries)):
         response = user_client.get(reverse("client-list"))
@@ -178,7 +172,7 @@ def test_duplicate_email_is_rejected_case_insensitively_on_submit(user, typed, h
 
     http = HttpClient(headers={"HX-Request": "true"} if htmx else {})
     http.force_login(user)
-    Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    make_client(owner=user, email="anna@example.com", full_name="Anna")
 
     response = http.post(reverse("client-create"), {"email": typed, "full_name": "Again"})
 
@@ -188,7 +182,7 @@ def test_duplicate_email_is_rejected_case_insensitively_on_submit(user, typed, h
 
 
 def test_another_users_client_with_the_same_email_is_no_duplicate(user_client, user, other_user):
-    Client.objects.create(owner=other_user, email="anna@example.com", full_name="Anna")
+    make_client(owner=other_user, email="anna@example.com", full_name="Anna")
 
     response = user_client.post(
         reverse("client-create"), {"email": "anna@example.com", "full_name": "Anna"}
@@ -207,7 +201,7 @@ def test_concurrent_duplicate_ends_with_one_client_and_a_form_error(htmx_client,
         is_duplicate_check = 'FROM "core_client"' in sql and "LIMIT 1" in sql
         if is_duplicate_check and not state["raced"]:
             state["raced"] = True
-            Client.objects.create(owner=user, email="race@example.com", full_name="First")
+            make_client(owner=user, email="race@example.com", full_name="First")
         return result
 
     with connection.execute_wrapper(insert_the_same_email_right_after_the_check):
@@ -225,7 +219,7 @@ def test_concurrent_duplicate_ends_with_one_client_and_a_form_error(htmx_client,
 
 
 def test_editing_a_client_never_flags_its_own_email(user_client, user):
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
 
     response = user_client.post(
         reverse("client-update", kwargs={"pk": client.pk}),
@@ -238,8 +232,8 @@ def test_editing_a_client_never_flags_its_own_email(user_client, user):
 
 
 def test_editing_a_client_to_another_clients_email_is_refused(htmx_client, user):
-    Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
-    boris = Client.objects.create(owner=user, email="boris@example.com", full_name="Boris")
+    make_client(owner=user, email="anna@example.com", full_name="Anna")
+    boris = make_client(owner=user, email="boris@example.com", full_name="Boris")
 
     response = htmx_client.post(
         reverse("client-update", kwargs={"pk": boris.pk}),
@@ -253,7 +247,7 @@ def test_editing_a_client_to_another_clients_email_is_refused(htmx_client, user)
 
 
 def test_edit_with_htmx_prefills_and_answers_204(htmx_client, user):
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
     url = reverse("client-update", kwargs={"pk": client.pk})
 
     form = htmx_client.get(url)
@@ -267,7 +261,7 @@ def test_edit_with_htmx_prefills_and_answers_204(htmx_client, user):
 
 
 def test_detail_shows_the_client_and_refreshes_for_htmx(user_client, htmx_client, user):
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
     url = reverse("client-detail", kwargs={"pk": client.pk})
 
     page = user_client.get(url)
@@ -281,7 +275,7 @@ def test_detail_shows_the_client_and_refreshes_for_htmx(user_client, htmx_client
 
 
 def test_delete_asks_then_deletes_without_htmx(user_client, user):
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
     url = reverse("client-delete", kwargs={"pk": client.pk})
 
     question = user_client.get(url)
@@ -294,7 +288,7 @@ def test_delete_asks_then_deletes_without_htmx(user_client, user):
 
 
 def test_delete_with_htmx_asks_in_the_modal_then_answers_204(htmx_client, user):
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
     url = reverse("client-delete", kwargs={"pk": client.pk})
 
     question = htmx_client.get(url)
@@ -308,7 +302,7 @@ def test_delete_with_htmx_asks_in_the_modal_then_answers_204(htmx_client, user):
 
 
 def test_delete_from_the_clients_own_page_sends_the_browser_to_the_list(htmx_client, user):
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
     detail = reverse("client-detail", kwargs={"pk": client.pk})
 
     response = htmx_client.post(
@@ -320,11 +314,18 @@ def test_delete_from_the_clients_own_page_sends_the_browser_to_the_list(htmx_cli
 
 
 def test_deleting_requires_post(user_client, user):
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
+    url = reverse("client-delete", kwargs={"pk": client.pk})
 
-    user_client.get(reverse("client-delete", kwargs={"pk": client.pk}))
-
+    asked = user_client.get(url)
+    refused = [user_client.put(url).status_code, user_client.delete(url).status_code]
+    assert (asked.status_code, refused) == (200, [405, 405])
     assert Client.objects.filter(pk=client.pk).exists()
+
+    deleted = user_client.post(url)
+
+    assert deleted.status_code == 302
+    assert not Client.objects.filter(pk=client.pk).exists()
 
 
 # Live email check
@@ -336,7 +337,7 @@ def validate(http, email: str, pk: int | None = None):
 
 
 def test_email_check_reports_a_duplicate_in_another_case_with_spaces(htmx_client, user):
-    Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    make_client(owner=user, email="anna@example.com", full_name="Anna")
 
     response = validate(htmx_client, "  ANNA@example.COM ")
 
@@ -349,7 +350,7 @@ def test_email_check_reports_a_duplicate_in_another_case_with_spaces(htmx_client
 
 
 def test_email_check_is_empty_for_a_new_email(htmx_client, user):
-    Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    make_client(owner=user, email="anna@example.com", full_name="Anna")
 
     response = validate(htmx_client, "anna.new@example.com")
 
@@ -362,7 +363,7 @@ def test_email_check_reports_an_invalid_format(htmx_client):
 
 
 def test_email_check_never_flags_the_edited_clients_own_email(htmx_client, user):
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
 
     response = validate(htmx_client, "Anna@Example.com", pk=client.pk)
 
@@ -370,7 +371,7 @@ def test_email_check_never_flags_the_edited_clients_own_email(htmx_client, user)
 
 
 def test_email_check_ignores_other_users_clients_and_404s_their_pk(htmx_client, other_user):
-    theirs = Client.objects.create(owner=other_user, email="anna@example.com", full_name="Anna")
+    theirs = make_client(owner=other_user, email="anna@example.com", full_name="Anna")
 
     assert "already" not in validate(htmx_client, "anna@example.com").text
     assert validate(htmx_client, "anna@example.com", pk=theirs.pk).status_code == 404
@@ -380,9 +381,9 @@ def test_email_check_ignores_other_users_clients_and_404s_their_pk(htmx_client, 
 
 
 def test_client_search_finds_the_users_clients_by_email_or_name(user_client, user, other_user):
-    Client.objects.create(owner=user, email="anna@example.com", full_name="Anna Petrova")
-    Client.objects.create(owner=user, email="boris@example.com", full_name="Boris")
-    Client.objects.create(owner=other_user, email="petrova@example.com", full_name="Other")
+    make_client(owner=user, email="anna@example.com", full_name="Anna Petrova")
+    make_client(owner=user, email="boris@example.com", full_name="Boris")
+    make_client(owner=other_user, email="petrova@example.com", full_name="Other")
 
     results = user_client.get(reverse("client-search"), {"q": "petrova"}).json()["results"]
 
@@ -390,7 +391,7 @@ def test_client_search_finds_the_users_clients_by_email_or_name(user_client, use
 
 
 def test_client_search_returns_at_most_twenty(user_client, user):
-    make_clients(user, 30)
+    make_clients(owner=user, count=30, email="client{n:04}@example.com", full_name="Name {n:04}")
 
     results = user_client.get(reverse("client-search"), {"q": "client"}).json()["results"]
 

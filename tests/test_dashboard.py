@@ -8,8 +8,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core import selectors
-from core.models import Attempt, Client, Mailing
-from tests.mailing_runs import ACCEPTED, FAILED, PENDING, SKIPPED, make_mailing, record_run
+from core.models import Attempt, Mailing
+from tests.factories import (
+    ACCEPTED,
+    FAILED,
+    PENDING,
+    SKIPPED,
+    make_client,
+    make_mailing,
+    record_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,15 +36,19 @@ def scripted_runs(user, other_user):
     """
     now = timezone.now()
     ann, bob, cid = (
-        Client.objects.create(owner=user, email=f"{name}@example.com", full_name=name)
+        make_client(owner=user, email=f"{name}@example.com", full_name=name)
         for name in ("ann", "bob", "cid")
     )
     weekly = make_mailing(
-        user, subject="Weekly news", next_run_at=now + timedelta(days=1), clients=[ann, bob, cid]
+        owner=user,
+        subject="Weekly news",
+        status=Mailing.Status.RUNNING,
+        next_run_at=now + timedelta(days=1),
+        clients=[ann, bob, cid],
     )
-    make_mailing(user, subject="Old offer", status=Mailing.Status.FINISHED)
+    make_mailing(owner=user, subject="Old offer", status=Mailing.Status.FINISHED, next_run_at=None)
     make_mailing(
-        user,
+        owner=user,
         subject="Spring sale",
         status=Mailing.Status.CREATED,
         next_run_at=now + timedelta(hours=2),
@@ -71,7 +83,9 @@ def scripted_runs(user, other_user):
         at=now - timedelta(minutes=1),
     )
 
-    theirs = make_mailing(other_user, subject="Boris news", next_run_at=now + timedelta(minutes=5))
+    theirs = make_mailing(
+        owner=other_user, subject="Boris news", next_run_at=now + timedelta(minutes=5)
+    )
     record_run(
         theirs,
         {f"r{i}@example.com": (ACCEPTED if i < 5 else FAILED, "") for i in range(7)},
@@ -117,7 +131,7 @@ def test_the_dashboard_shows_the_figures(user_client, scripted_runs):
 
 
 def test_a_user_without_mailings_sees_zeros_and_the_empty_dashboard(user_client, other_user):
-    theirs = make_mailing(other_user)
+    theirs = make_mailing(owner=other_user)
     record_run(theirs, {"r@example.com": (ACCEPTED, "")}, at=timezone.now())
 
     html = user_client.get(reverse("home")).content.decode()
@@ -151,7 +165,7 @@ def test_deliveries_per_day_count_accepted_and_failed_by_local_day(user, scripte
 
 def test_a_day_is_cut_at_local_midnight_not_utc(user, settings):
     settings.TIME_ZONE = "Asia/Tokyo"  # UTC+9
-    mailing = make_mailing(user)
+    mailing = make_mailing(owner=user)
     tokyo = timezone.get_current_timezone()
     now = timezone.datetime(2026, 3, 10, 12, 0, tzinfo=tokyo)
     # 00:30 on the 10th in Tokyo is still the 9th in UTC; 23:30 on the 9th is the 9th in both.
@@ -176,7 +190,7 @@ def test_a_day_is_cut_at_local_midnight_not_utc(user, settings):
 
 
 def test_letters_and_runs_older_than_30_days_are_not_counted(user):
-    mailing = make_mailing(user)
+    mailing = make_mailing(owner=user)
     now = timezone.now()
     record_run(mailing, {"a@example.com": (ACCEPTED, "")}, at=now - timedelta(days=31))
     record_run(mailing, {"a@example.com": (FAILED, "")}, at=now - timedelta(days=40))
@@ -220,7 +234,7 @@ def add_history(mailing: Mailing, *, runs: int, recipients: int) -> None:
 def test_the_number_of_queries_does_not_grow_with_the_history(
     user, user_client, django_assert_num_queries, url
 ):
-    mailings = [make_mailing(user, subject=f"M{i}") for i in range(3)]
+    mailings = [make_mailing(owner=user, subject=f"M{i}") for i in range(3)]
     add_history(mailings[0], runs=12, recipients=2)
     with django_assert_num_queries(DASHBOARD_QUERIES):
         assert user_client.get(url).status_code == 200
@@ -278,7 +292,7 @@ def test_the_poll_returns_every_live_part_for_an_out_of_band_swap(htmx_client, s
 
 def test_the_runs_filter_by_mailing_status_and_local_days(user, user_client, scripted_runs):
     weekly = scripted_runs["weekly"]
-    other = make_mailing(user, subject="Other")
+    other = make_mailing(owner=user, subject="Other")
     record_run(other, {"x@example.com": (ACCEPTED, "")}, at=timezone.now())
     today = timezone.localdate(scripted_runs["now"])
     two_days_ago = timezone.localdate(scripted_runs["two_days_ago"])
@@ -309,7 +323,7 @@ def test_another_users_mailing_is_no_filter_choice_and_never_shows(user_client, 
 
 
 def test_runs_come_newest_first_ten_to_a_page_and_sort_oldest_first(user, user_client):
-    mailing = make_mailing(user)
+    mailing = make_mailing(owner=user)
     now = timezone.now()
     for index in range(12):
         record_run(
@@ -330,7 +344,7 @@ def test_runs_come_newest_first_ten_to_a_page_and_sort_oldest_first(user, user_c
 
 
 def test_skipped_recipients_count_neither_as_failed_nor_as_waiting(user, user_client):
-    mailing = make_mailing(user)
+    mailing = make_mailing(owner=user)
     now = timezone.now()
     record_run(
         mailing,

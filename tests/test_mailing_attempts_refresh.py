@@ -7,18 +7,15 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from core.models import Attempt, Mailing, Message
+from core.models import Attempt
+from tests.factories import make_mailing
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def mailing(user):
-    now = timezone.now()
-    message = Message.objects.create(owner=user, subject="News", body="Body")
-    return Mailing.objects.create(
-        owner=user, message=message, start_at=now, end_at=now + timedelta(days=7)
-    )
+    return make_mailing(owner=user, subject="News", body="Body", start_at=timezone.now())
 
 
 def test_a_run_in_progress_makes_the_section_poll(htmx_client, mailing):

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core import selectors
-from tests.mailing_runs import ACCEPTED, FAILED, PENDING, SKIPPED, make_mailing, record_run
+from tests.factories import ACCEPTED, FAILED, PENDING, SKIPPED, make_mailing, record_run
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def mailing_with_runs(user):
     now = timezone.now()
-    mailing = make_mailing(user, subject="Weekly news")
+    mailing = make_mailing(owner=user, subject="Weekly news")
     record_run(
         mailing,
         {
@@ -83,7 +83,7 @@ def test_the_report_fragment_for_htmx_and_a_page_without_it(
 
 
 def test_a_mailing_that_never_ran_says_so(user, htmx_client):
-    mailing = make_mailing(user)
+    mailing = make_mailing(owner=user)
 
     html = htmx_client.get(reverse("mailing-report", args=[mailing.pk])).content.decode()
 
@@ -118,7 +118,7 @@ def test_the_csv_lists_every_recipient_of_every_run(user_client, mailing_with_ru
 
 
 def test_another_users_report_and_csv_are_not_found(user_client, other_user):
-    theirs = make_mailing(other_user)
+    theirs = make_mailing(owner=other_user)
     record_run(theirs, {"x@example.com": (FAILED, "550")}, at=timezone.now())
 
     assert user_client.get(reverse("mailing-report", args=[theirs.pk])).status_code == 404
@@ -128,7 +128,7 @@ def test_another_users_report_and_csv_are_not_found(user_client, other_user):
 def test_the_report_needs_the_same_queries_at_any_volume(
     user, htmx_client, django_assert_num_queries
 ):
-    mailing = make_mailing(user)
+    mailing = make_mailing(owner=user)
     url = reverse("mailing-report", args=[mailing.pk])
     now = timezone.now()
 
@@ -169,7 +169,7 @@ def test_the_mailing_page_loads_its_report_and_reloads_it_when_a_run_finishes(
 
 
 def test_skipped_recipients_are_counted_apart_from_failed_ones(user, user_client, htmx_client):
-    mailing = make_mailing(user)
+    mailing = make_mailing(owner=user)
     now = timezone.now()
     record_run(
         mailing,

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import Attempt, Client, Mailing, Message, Periodicity
+from tests.factories import make_client, make_clients, make_mailing, make_mailings, make_message
 
 pytestmark = pytest.mark.django_db
 
@@ -18,15 +19,12 @@ FORMAT = "%Y-%m-%dT%H:%M"
 
 @pytest.fixture
 def message(user) -> Message:
-    return Message.objects.create(owner=user, subject="Spring sale", body="Everything -20%")
+    return make_message(owner=user, subject="Spring sale", body="Everything -20%")
 
 
 @pytest.fixture
 def clients(user) -> list[Client]:
-    return [
-        Client.objects.create(owner=user, email=f"client{i}@example.com", full_name=f"Client {i}")
-        for i in range(3)
-    ]
+    return make_clients(owner=user, count=3, full_name="Client {n}")
 
 
 def local(moment) -> str:
@@ -43,22 +41,6 @@ def form_data(message, clients, *, start_in=timedelta(days=1), end_in=timedelta(
         "periodicity": Periodicity.WEEKLY,
         **more,
     }
-
-
-def make_mailings(owner, message, clients, count: int) -> None:
-    now = timezone.now()
-    mailings = Mailing.objects.bulk_create(
-        Mailing(
-            owner=owner,
-            message=message,
-            start_at=now + timedelta(hours=i),
-            end_at=now + timedelta(days=30),
-        )
-        for i in range(count)
-    )
-    Mailing.clients.through.objects.bulk_create(
-        Mailing.clients.through(mailing=m, client=c) for m in mailings for c in clients
-    )
 
 
 # Create and edit
@@ -89,7 +71,7 @@ def test_create_with_htmx_answers_204_with_the_triggers(htmx_client, user, messa
 
 
 def test_another_users_message_id_is_refused(user_client, user, other_user, clients):
-    theirs = Message.objects.create(owner=other_user, subject="Theirs", body="b")
+    theirs = make_message(owner=other_user, subject="Theirs", body="b")
 
     response = user_client.post(reverse("mailing-create"), form_data(theirs, clients))
 
@@ -99,7 +81,7 @@ def test_another_users_message_id_is_refused(user_client, user, other_user, clie
 
 
 def test_another_users_client_id_is_refused(htmx_client, user, other_user, message, clients):
-    theirs = Client.objects.create(owner=other_user, email="theirs@example.com", full_name="T")
+    theirs = make_client(owner=other_user, email="theirs@example.com", full_name="T")
 
     response = htmx_client.post(reverse("mailing-create"), form_data(message, [*clients, theirs]))
 
@@ -164,18 +146,16 @@ def test_edit_keeps_chosen_clients_and_schedules_again(
 
 
 def test_client_picker_never_lists_ten_thousand_clients(user_client, user, message):
-    Client.objects.bulk_create(
-        Client(owner=user, email=f"c{i:05}@example.com", full_name=f"C {i}") for i in range(10_000)
-    )
+    make_clients(owner=user, count=10_000, email="c{n:05}@example.com", full_name="C {n}")
     last = Client.objects.get(owner=user, email="c09999@example.com")
     now = timezone.now()
-    mailing = Mailing.objects.create(
+    mailing = make_mailing(
         owner=user,
         message=message,
+        clients=[last],
         start_at=now + timedelta(days=1),
         end_at=now + timedelta(days=2),
     )
-    mailing.clients.add(last)
 
     response = user_client.get(reverse("mailing-update", kwargs={"pk": mailing.pk}))
 
@@ -189,15 +169,15 @@ def test_client_picker_never_lists_ten_thousand_clients(user_client, user, messa
 
 
 def test_list_filters_by_status_periodicity_message_and_first_send(user_client, user, message):
-    other_message = Message.objects.create(owner=user, subject="Newsletter", body="b")
+    other_message = make_message(owner=user, subject="Newsletter", body="b")
     now = timezone.now()
-    early = Mailing.objects.create(
+    early = make_mailing(
         owner=user,
         message=message,
         start_at=now + timedelta(days=1),
         end_at=now + timedelta(days=9),
     )
-    late = Mailing.objects.create(
+    late = make_mailing(
         owner=user,
         message=other_message,
         start_at=now + timedelta(days=20),
@@ -220,7 +200,7 @@ def test_list_filters_by_status_periodicity_message_and_first_send(user_client, 
 
 
 def test_message_filter_offers_only_the_users_messages(user_client, other_user, message):
-    Message.objects.create(owner=other_user, subject="Their secret", body="b")
+    make_message(owner=other_user, subject="Their secret", body="b")
 
     text = user_client.get(reverse("mailing-list")).text
 
@@ -229,7 +209,7 @@ def test_message_filter_offers_only_the_users_messages(user_client, other_user, 
 
 
 def test_list_shows_the_recipient_count(user_client, user, message, clients):
-    make_mailings(user, message, clients, 1)
+    make_mailings(owner=user, message=message, clients=clients, count=1)
 
     response = user_client.get(reverse("mailing-list"))
 
@@ -247,10 +227,10 @@ def test_htmx_list_request_gets_only_the_table_section(htmx_client):
 def test_list_issues_as_many_queries_for_500_mailings_as_for_5(
     user_client, user, message, clients, django_assert_num_queries
 ):
-    make_mailings(user, message, clients, 5)
+    make_mailings(owner=user, message=message, clients=clients, count=5)
     with CaptureQueriesContext(connection) as few:
         assert user_client.get(reverse("mailing-list")).status_code == 200
-    make_mailings(user, message, clients, 495)
+    make_mailings(owner=user, message=message, clients=clients, count=495)
 
     with django_assert_num_queries(len(few.captured_queries)):
         user_client.get(reverse("mailing-list"))
@@ -279,12 +259,15 @@ def test_detail_shows_message_recipients_schedule_and_attempts(user_client, user
     assert 'data-testid="next-run-at">—<' not in text
     assert text.count('data-testid="attempt"') == 1
     assert "550 mailbox unavailable" in text
-    assert "{# hook" not in text
+    # The actions beside the subject, Send now first, and the delivery report loaded after.
+    send_url = reverse("mailing-send", kwargs={"pk": mailing.pk})
+    assert f'hx-post="{send_url}"' in text and 'data-testid="send-now"' in text
+    assert f'href="{reverse("mailing-report", kwargs={"pk": mailing.pk})}"' in text
 
 
 def test_attempts_section_alone_for_htmx(htmx_client, user, message):
     now = timezone.now()
-    mailing = Mailing.objects.create(
+    mailing = make_mailing(
         owner=user,
         message=message,
         start_at=now + timedelta(days=1),
@@ -299,7 +282,7 @@ def test_attempts_section_alone_for_htmx(htmx_client, user, message):
 
 
 def test_delete_with_and_without_htmx(user_client, htmx_client, user, message, clients):
-    make_mailings(user, message, clients, 2)
+    make_mailings(owner=user, message=message, clients=clients, count=2)
     first, second = Mailing.objects.filter(owner=user)
 
     plain = user_client.post(reverse("mailing-delete", kwargs={"pk": first.pk}))

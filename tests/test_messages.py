@@ -6,33 +6,17 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
-from core.models import Mailing, Message
+from core.models import Message
+from tests.factories import make_mailing, make_message, make_messages
 
 pytestmark = pytest.mark.django_db
 
 
-def make_messages(owner, count: int, prefix: str = "Subject") -> list[Message]:
-    return Message.objects.bulk_create(
-        Message(owner=owner, subject=f"{prefix} {i:04}", body=f"Body {i}") for i in range(count)
-    )
-
-
-def make_mailing(owner, message: Message) -> Mailing:
-    now = timezone.now()
-    return Mailing.objects.create(
-        owner=owner,
-        message=message,
-        start_at=now + timezone.timedelta(days=1),
-        end_at=now + timezone.timedelta(days=10),
-    )
-
-
 def test_list_filters_by_subject_and_hides_other_users_messages(user_client, user, other_user):
-    Message.objects.create(owner=user, subject="Spring sale", body="b")
-    Message.objects.create(owner=user, subject="Newsletter", body="b")
-    Message.objects.create(owner=other_user, subject="Their spring sale", body="b")
+    make_message(owner=user, subject="Spring sale", body="b")
+    make_message(owner=user, subject="Newsletter", body="b")
+    make_message(owner=other_user, subject="Their spring sale", body="b")
 
     text = user_client.get(reverse("message-list"), {"q": "SPRING"}).text
 
@@ -42,7 +26,7 @@ def test_list_filters_by_subject_and_hides_other_users_messages(user_client, use
 
 
 def test_list_sorts_by_subject(user_client, user):
-    make_messages(user, 3)
+    make_messages(owner=user, count=3)
 
     text = user_client.get(reverse("message-list"), {"sort": "-subject"}).text
 
@@ -50,7 +34,7 @@ def test_list_sorts_by_subject(user_client, user):
 
 
 def test_htmx_list_request_gets_only_the_table_section(htmx_client, user):
-    make_messages(user, 2)
+    make_messages(owner=user, count=2)
 
     response = htmx_client.get(reverse("message-list"), {"q": "Subject"})
 
@@ -62,10 +46,10 @@ def test_htmx_list_request_gets_only_the_table_section(htmx_client, user):
 def test_list_issues_as_many_queries_for_500_messages_as_for_5(
     user_client, user, django_assert_num_queries
 ):
-    make_messages(user, 5, prefix="Few")
+    make_messages(owner=user, count=5, subject="Few {n:04}")
     with CaptureQueriesContext(connection) as few:
         assert user_client.get(reverse("message-list")).status_code == 200
-    make_messages(user, 495, prefix="Many")
+    make_messages(owner=user, count=495, subject="Many {n:04}")
 
     with django_assert_num_queries(len(few.captured_queries)):
         user_client.get(reverse("message-list"))
@@ -102,7 +86,7 @@ def test_invalid_message_is_shown_again_with_errors(user_client, headers):
 
 
 def test_update_with_and_without_htmx(user_client, htmx_client, user):
-    message = Message.objects.create(owner=user, subject="Old", body="Body")
+    message = make_message(owner=user, subject="Old", body="Body")
     url = reverse("message-update", kwargs={"pk": message.pk})
 
     plain = user_client.post(url, {"subject": "New", "body": "Body"})
@@ -115,8 +99,8 @@ def test_update_with_and_without_htmx(user_client, htmx_client, user):
 
 
 def test_detail_shows_the_body_and_the_mailings_that_send_it(user_client, user):
-    message = Message.objects.create(owner=user, subject="Hello", body="Line one\nLine two")
-    mailing = make_mailing(user, message)
+    message = make_message(owner=user, subject="Hello", body="Line one\nLine two")
+    mailing = make_mailing(owner=user, message=message)
 
     text = user_client.get(reverse("message-detail", kwargs={"pk": message.pk})).text
 
@@ -125,7 +109,7 @@ def test_detail_shows_the_body_and_the_mailings_that_send_it(user_client, user):
 
 
 def test_delete_with_and_without_htmx(user_client, htmx_client, user):
-    first, second = make_messages(user, 2)
+    first, second = make_messages(owner=user, count=2)
 
     plain = user_client.post(reverse("message-delete", kwargs={"pk": first.pk}))
     htmx = htmx_client.post(reverse("message-delete", kwargs={"pk": second.pk}))
@@ -136,8 +120,8 @@ def test_delete_with_and_without_htmx(user_client, htmx_client, user):
 
 
 def test_deleting_a_message_a_mailing_uses_is_explained_in_the_modal(htmx_client, user):
-    message = Message.objects.create(owner=user, subject="Hello", body="Body")
-    make_mailing(user, message)
+    message = make_message(owner=user, subject="Hello", body="Body")
+    make_mailing(owner=user, message=message)
     url = reverse("message-delete", kwargs={"pk": message.pk})
 
     question = htmx_client.get(url)
@@ -153,9 +137,9 @@ def test_deleting_a_message_a_mailing_uses_is_explained_in_the_modal(htmx_client
 
 
 def test_deleting_a_used_message_without_htmx_explains_on_the_page(user_client, user):
-    message = Message.objects.create(owner=user, subject="Hello", body="Body")
-    make_mailing(user, message)
-    make_mailing(user, message)
+    message = make_message(owner=user, subject="Hello", body="Body")
+    make_mailing(owner=user, message=message)
+    make_mailing(owner=user, message=message)
 
     response = user_client.post(reverse("message-delete", kwargs={"pk": message.pk}))
 

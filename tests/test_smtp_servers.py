@@ -1,4 +1,8 @@
-"""Tests for the loopback SMTP servers, driven by the standard library's smtplib client."""
+"""The contract of the loopback SMTP servers the sending tests rely on.
+
+Only what our servers promise is pinned here (what they record, which reply each fault gives,
+that they stop promptly); how smtplib reacts to those replies is smtplib's business.
+"""
 
 import contextlib
 import smtplib
@@ -62,6 +66,14 @@ def send(
         return client.sendmail(SENDER, recipients, MESSAGE)
 
 
+def wait_until(condition, *, timeout: float = CLIENT_TIMEOUT) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
 # --- SmtpSink ------------------------------------------------------------------------------
 
 
@@ -85,8 +97,7 @@ def test_sink_listens_on_an_os_assigned_loopback_port():
         assert 0 not in (first.port, second.port)
 
 
-def test_sink_with_delay_serves_8_concurrent_connections_in_about_one_delay():
-    delay = 0.25
+def test_sink_with_delay_accepts_several_messages_at_once():
     connections = 8
     start_together = threading.Barrier(connections)
     errors: list[BaseException] = []
@@ -100,19 +111,32 @@ def test_sink_with_delay_serves_8_concurrent_connections_in_about_one_delay():
         except BaseException as error:  # reported by the assertion below
             errors.append(error)
 
-    with SmtpSink(delay=delay) as sink:
+    with SmtpSink(delay=0.25) as sink:
         senders = [threading.Thread(target=send_one, args=(n,)) for n in range(connections)]
-        started = time.monotonic()
         for sender in senders:
             sender.start()
         for sender in senders:
             sender.join()
-        elapsed = time.monotonic() - started
 
         assert errors == []
         assert len(sink.messages) == connections
-    # Serialised, 8 messages would take 8 delays (2 s).
-    assert delay <= elapsed < 2 * delay
+        # A delay that blocked the event loop would accept one message at a time.
+        assert sink.peak_in_progress > 1
+
+
+def test_a_held_sink_answers_data_only_once_released():
+    release = threading.Event()
+    with SmtpSink(hold=release) as sink:
+        sending = threading.Thread(target=send, args=(sink,), kwargs={"recipients": ["a@b.test"]})
+        sending.start()
+        wait_until(lambda: sink.peak_in_progress == 1)
+        assert sink.messages == []
+
+        release.set()
+        sending.join(timeout=CLIENT_TIMEOUT)
+
+        assert not sending.is_alive()
+        assert len(sink.messages) == 1
 
 
 def test_sink_requiring_auth_refuses_mail_from_an_anonymous_client():
@@ -226,13 +250,11 @@ def test_configure_rejects_unknown_faults_and_stages(faulty_server):
 def test_hang_outlasts_the_client_timeout(faulty_server, stage):
     faulty_server.configure(hang_at=stage)
 
-    started = time.monotonic()
     with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out") as disconnected:
         send(faulty_server, recipients=["anna@client.test"], timeout=HANG_TIMEOUT)
 
-    # smtplib turns the socket timeout into SMTPServerDisconnected; the cause is kept.
+    # No reply at all: the client's read timed out.
     assert isinstance(disconnected.value.__context__, TimeoutError)
-    assert HANG_TIMEOUT <= time.monotonic() - started < HANG_TIMEOUT + 0.5
     assert faulty_server.messages == []
 
 
@@ -246,47 +268,27 @@ def test_hang_for_a_while_then_answers_normally(faulty_server):
     assert len(faulty_server.messages) == 1
 
 
-def test_421_on_connect_is_a_connect_error(faulty_server):
-    faulty_server.configure(close_421_at=Stage.CONNECT)
-
-    with pytest.raises(smtplib.SMTPConnectError) as refused:
-        send(faulty_server, recipients=["anna@client.test"])
-
-    assert refused.value.smtp_code == 421
-
-
 @pytest.mark.parametrize(
-    ("stage", "error"),
-    [
-        (Stage.MAIL, smtplib.SMTPSenderRefused),
-        (Stage.DATA, smtplib.SMTPDataError),
-        (Stage.MESSAGE, smtplib.SMTPDataError),
-    ],
+    "stage", [Stage.CONNECT, Stage.MAIL, Stage.RCPT, Stage.DATA, Stage.MESSAGE]
 )
-def test_421_on_a_command_closes_the_session(faulty_server, stage, error):
+def test_421_answers_the_stage_then_closes_the_connection(faulty_server, stage):
     faulty_server.configure(close_421_at=stage)
 
-    with pytest.raises(error) as refused:
+    with pytest.raises(smtplib.SMTPException) as refused:
         send(faulty_server, recipients=["anna@client.test"])
 
-    assert refused.value.smtp_code == 421
+    error = refused.value
+    codes = (
+        [code for code, _ in error.recipients.values()]
+        if isinstance(error, smtplib.SMTPRecipientsRefused)
+        else [error.smtp_code]
+    )
+    assert codes == [421]
     assert faulty_server.messages == []
-
-
-def test_421_on_rcpt_refuses_the_recipient_with_421(faulty_server):
-    faulty_server.configure(close_421_at=Stage.RCPT)
-
-    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-        send(faulty_server, recipients=["anna@client.test"])
-
-    assert refused.value.recipients["anna@client.test"][0] == 421
-
-
-def test_421_on_ehlo_ends_in_a_disconnect_because_smtplib_retries_with_helo(faulty_server):
-    faulty_server.configure(close_421_at=Stage.EHLO)
-
-    with pytest.raises(smtplib.SMTPServerDisconnected):
-        send(faulty_server, recipients=["anna@client.test"])
+    # Nothing the client sent after the 421 reached the server: it had hung up.
+    expected_last = {Stage.CONNECT: None, Stage.MESSAGE: "DATA"}.get(stage, stage.value)
+    commands = faulty_server.commands
+    assert (commands[-1].split(" ")[0].upper() if commands else None) == expected_last
 
 
 def test_451_on_rcpt_for_the_first_tries_then_accepted(faulty_server):
@@ -341,16 +343,6 @@ def test_550_for_a_chosen_recipient_while_the_others_are_accepted(faulty_server)
     ]
 
 
-def test_550_in_a_multi_recipient_message_is_returned_not_raised_by_smtplib(faulty_server):
-    faulty_server.configure(reject_recipients={"gone@client.test"})
-
-    refused = send(faulty_server, recipients=["anna@client.test", "gone@client.test"])
-
-    assert refused["gone@client.test"][0] == 550
-    assert faulty_server.messages_for("anna@client.test")[0].recipients == ("anna@client.test",)
-    assert faulty_server.messages_for("gone@client.test") == []
-
-
 def test_drop_in_the_middle_of_data_disconnects_without_delivering(faulty_server):
     faulty_server.configure(drop_during_data_after=10)
 
@@ -361,59 +353,37 @@ def test_drop_in_the_middle_of_data_disconnects_without_delivering(faulty_server
     assert faulty_server.commands[-1].upper() == "DATA"
 
 
-def test_garbage_greeting_is_a_connect_error_with_code_minus_1(faulty_server):
-    faulty_server.configure(garbage_at=Stage.CONNECT)
+def dialogue(server, commands: list[bytes]) -> list[bytes]:
+    """Speak SMTP line by line over a raw socket; return the greeting and each reply's line."""
+    with socket.create_connection((server.host, server.port), timeout=CLIENT_TIMEOUT) as sock:
+        lines = sock.makefile("rb")
 
-    with pytest.raises(smtplib.SMTPConnectError) as error:
-        send(faulty_server, recipients=["anna@client.test"])
+        def reply() -> bytes:
+            line = lines.readline()
+            while line[3:4] == b"-":  # the continuation lines of a multi-line reply
+                line = lines.readline()
+            return line
 
-    # smtplib cannot parse "HEL" as a code and reports -1.
-    assert error.value.smtp_code == -1
+        replies = [reply()]
+        for command in commands:
+            sock.sendall(command + b"\r\n")
+            replies.append(reply())
+        return replies
 
 
 @pytest.mark.parametrize(
-    ("garbage", "code"), [(b"HELLO WORLD\r\n", -1), (b"999 ???\r\n", 999)], ids=["text", "999"]
+    ("stage", "index"), [(Stage.CONNECT, 0), (Stage.EHLO, 1), (Stage.MAIL, 2), (Stage.RCPT, 3)]
 )
-@pytest.mark.parametrize(
-    ("stage", "error"),
-    [
-        (Stage.MAIL, smtplib.SMTPSenderRefused),
-        (Stage.DATA, smtplib.SMTPDataError),
-        (Stage.MESSAGE, smtplib.SMTPDataError),
-    ],
-)
-def test_garbage_reply_is_a_response_exception(faulty_server, stage, error, garbage, code):
-    faulty_server.configure(garbage_at=stage, garbage_reply=garbage)
+def test_garbage_replaces_the_reply_of_its_stage_only(faulty_server, stage, index):
+    faulty_server.configure(garbage_at=stage, garbage_reply=b"999 ???\r\n")
 
-    with pytest.raises(error) as raised:
-        send(faulty_server, recipients=["anna@client.test"])
+    replies = dialogue(
+        faulty_server, [b"EHLO me", b"MAIL FROM:<a@b.test>", b"RCPT TO:<c@d.test>", b"NOOP"]
+    )
 
-    assert isinstance(raised.value, smtplib.SMTPResponseException)
-    assert raised.value.smtp_code == code
-    assert faulty_server.messages == []
-
-
-def test_garbage_reply_to_rcpt_refuses_the_recipient_with_code_minus_1(faulty_server):
-    faulty_server.configure(garbage_at=Stage.RCPT)
-
-    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-        send(faulty_server, recipients=["anna@client.test"])
-
-    assert refused.value.recipients["anna@client.test"][0] == -1
-
-
-def test_garbage_reply_to_ehlo_goes_unnoticed_because_smtplib_falls_back_to_helo(
-    faulty_server,
-):
-    faulty_server.configure(garbage_at=Stage.EHLO)
-
-    send(faulty_server, recipients=["anna@client.test"])
-
-    assert [command.split(" ")[0].upper() for command in faulty_server.commands[:2]] == [
-        "EHLO",
-        "HELO",
-    ]
-    assert len(faulty_server.messages) == 1
+    assert replies[index] == b"999 ???\r\n"
+    assert all(r[:3] in (b"220", b"250", b"503") for i, r in enumerate(replies) if i != index)
+    assert replies[-1].startswith(b"250")  # the session goes on
 
 
 def test_failing_auth_is_an_authentication_error_535(faulty_server):
@@ -444,22 +414,25 @@ def test_faults_apply_to_the_next_connection_after_configure(faulty_server):
 @pytest.mark.parametrize("make_server", [SmtpSink, FaultySmtpServer])
 def test_server_stops_within_a_second_while_a_client_is_still_connected(make_server):
     server = make_server().start()
-    if isinstance(server, FaultySmtpServer):
-        server.configure(hang_at=Stage.MAIL)
     client = smtplib.SMTP(server.host, server.port, timeout=CLIENT_TIMEOUT)
     client.ehlo()
-    waiting_client = threading.Thread(target=_mail_ignoring_errors, args=(client,))
-    waiting_client.start()
-    time.sleep(0.05)  # let the client sit in the hanging MAIL
+    waiting_client = None
+    if isinstance(server, FaultySmtpServer):
+        # A client waiting for the reply to a MAIL the server withholds.
+        server.configure(hang_at=Stage.MAIL)
+        waiting_client = threading.Thread(target=_mail_ignoring_errors, args=(client,))
+        waiting_client.start()
+        wait_until(lambda: any(c.upper().startswith("MAIL") for c in server.commands))
 
     started = time.monotonic()
     server.stop()
     stop_took = time.monotonic() - started
-    waiting_client.join(timeout=CLIENT_TIMEOUT)
+    if waiting_client is not None:
+        waiting_client.join(timeout=CLIENT_TIMEOUT)
+        assert not waiting_client.is_alive()
     client.close()
 
     assert stop_took < 1.0
-    assert not waiting_client.is_alive()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((server.host, server.port), timeout=CLIENT_TIMEOUT)
 

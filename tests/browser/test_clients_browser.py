@@ -6,16 +6,14 @@ import pytest
 from playwright.sync_api import expect
 
 from core.models import Client
+from tests.factories import make_client, make_clients
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def thirty_clients(user) -> None:
-    Client.objects.bulk_create(
-        Client(owner=user, email=f"client{i:02}@example.com", full_name=f"Person {i:02}")
-        for i in range(30)
-    )
+    make_clients(owner=user, count=30, email="client{n:02}@example.com", full_name="Person {n:02}")
 
 
 def rows(page):
@@ -99,13 +97,16 @@ def test_create_edit_delete_in_the_modal_keep_filter_and_page(signed_in_page, us
 
 
 def test_duplicate_email_is_reported_when_the_field_is_left(signed_in_page, user):
-    Client.objects.create(owner=user, email="anna.smith@example.com", full_name="Anna")
+    make_client(owner=user, email="anna.smith@example.com", full_name="Anna")
     page = signed_in_page
     page.goto("/clients/")
     page.get_by_role("link", name="New client").click()
     modal = page.locator("#modal")
     email = modal.get_by_label("Email")
     errors = modal.locator("#client-email-errors")
+    # Typing starts once the dialog has opened and put the cursor in its first field: until
+    # then its opening can still move the focus (see the xfail test below).
+    expect(email).to_be_focused()
 
     email.fill("  Anna.Smith@EXAMPLE.com ")
     email.press("Tab")
@@ -127,8 +128,40 @@ def test_duplicate_email_is_reported_when_the_field_is_left(signed_in_page, user
     assert Client.objects.filter(owner=user).count() == 1
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "app.js moves the cursor to the first field on shown.bs.modal unless the user is in a "
+        "field already, but Bootstrap's focus trap focuses the dialog itself just before that "
+        "event, so the check never sees the user's field: typing started while the dialog "
+        "fades in (300 ms) jumps to the email field, and the email's blur check runs on what "
+        "was typed so far."
+    ),
+)
+def test_a_field_entered_while_the_modal_opens_keeps_the_cursor(signed_in_page):
+    page = signed_in_page
+    page.goto("/clients/")
+    # The user clicks into "Full name" as soon as the form appears, before the fade-in ends.
+    page.evaluate(
+        """() => {
+            document.body.addEventListener('htmx:afterSwap', () => {
+                document.getElementById('id_full_name').focus();
+            }, {once: true});
+            document.getElementById('modal').addEventListener('shown.bs.modal', () => {
+                window.__shown = true;
+            }, {once: true});
+        }"""
+    )
+
+    page.get_by_role("link", name="New client").click()
+    page.wait_for_function("window.__shown === true")
+
+    # The page's own shown handler ran before the probe's: the focus is where it ends up.
+    assert page.evaluate("document.activeElement.id") == "id_full_name"
+
+
 def test_editing_a_client_on_its_page_and_deleting_it_from_there(signed_in_page, user):
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
     page = signed_in_page
     page.goto(f"/clients/{client.pk}/")
     modal = page.locator("#modal")

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from core.models import Client, Mailing, Message
+from core.models import Mailing
+from tests.factories import make_client, make_clients, make_mailing, make_message
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,12 +24,9 @@ def in_days(days: int) -> str:
 
 
 def test_create_with_a_client_found_by_search_then_edit_and_delete(signed_in_page, user):
-    Message.objects.create(owner=user, subject="Spring sale", body="Everything -20%")
-    Client.objects.bulk_create(
-        Client(owner=user, email=f"c{i:04}@example.com", full_name=f"Person {i}")
-        for i in range(2000)
-    )
-    Client.objects.create(owner=user, email="zoe@example.com", full_name="Zoe Last")
+    make_message(owner=user, subject="Spring sale", body="Everything -20%")
+    make_clients(owner=user, count=2000, email="c{n:04}@example.com", full_name="Person {n}")
+    make_client(owner=user, email="zoe@example.com", full_name="Zoe Last")
     page = signed_in_page
     page.goto("/mailings/")
     modal = page.locator("#modal")
@@ -78,18 +76,18 @@ def test_create_with_a_client_found_by_search_then_edit_and_delete(signed_in_pag
 
 
 def test_filter_sort_page_and_an_edit_in_the_modal_keeps_them(signed_in_page, user):
-    message = Message.objects.create(owner=user, subject="News", body="b")
-    client = Client.objects.create(owner=user, email="anna@example.com", full_name="Anna")
+    message = make_message(owner=user, subject="News", body="b")
+    client = make_client(owner=user, email="anna@example.com", full_name="Anna")
     now = timezone.now()
     for i in range(34):
-        mailing = Mailing.objects.create(
+        make_mailing(
             owner=user,
             message=message,
-            status="running" if i < 30 else "created",
+            clients=[client],
+            status=Mailing.Status.RUNNING if i < 30 else Mailing.Status.CREATED,
             start_at=now + timedelta(days=i + 1),
             end_at=now + timedelta(days=60),
         )
-        mailing.clients.add(client)
     page = signed_in_page
     modal = page.locator("#modal")
     page.goto("/mailings/")

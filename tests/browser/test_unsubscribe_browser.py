@@ -12,7 +12,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from core.models import Client
-from tests.mailing_runs import make_mailing
+from tests.factories import make_mailing
 from tests.sending.conftest import mailers_for
 from tests.smtp_servers import SmtpSink
 
@@ -24,7 +24,7 @@ def test_the_recipient_unsubscribes_from_a_letter_and_the_user_sees_the_badge(
 ):
     ivan = Client.objects.create(owner=user, email="ivan@example.com", full_name="Ivan Petrov")
     Client.objects.create(owner=user, email="vera@example.com", full_name="Vera")
-    mailing = make_mailing(user, clients=[ivan])
+    mailing = make_mailing(owner=user, clients=[ivan], next_run_at=None)
     with SmtpSink() as sink:
         settings.MAILERS = mailers_for(sink)
         call_command("send_mailings", "--mailing", str(mailing.pk), stdout=StringIO())

@@ -1,7 +1,8 @@
-"""The django-crontab entry: every minute, it runs `send_mailings` the way cron would."""
+"""`send_mailings` every minute: the django-crontab entry, and the loop for hosts without cron."""
 
 import re
 import subprocess
+import sys
 
 import pytest
 from django.conf import settings as django_settings
@@ -10,10 +11,12 @@ from django_crontab.crontab import Crontab
 from core.models import Attempt
 from mailing_service.cron import cron_command_prefix
 from mailing_service.settings import env as settings_environment
+from tests.factories import make_clients, make_mailing
 from tests.sending.processes import sender_environment
 from tests.smtp_servers import SmtpSink
 
 LOG = django_settings.VAR_DIR / "log" / "send_mailings.log"
+MANAGE = str(django_settings.BASE_DIR / "manage.py")
 
 
 def crontab_line() -> str:
@@ -49,10 +52,8 @@ def test_the_cron_line_carries_the_environment_the_job_needs():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_cron_line_sends_due_mailings_from_the_bare_environment_cron_gives(
-    make_mailing, user, settings
-):
-    mailing = make_mailing(user, count=2)
+def test_the_cron_line_sends_due_mailings_from_the_bare_environment_cron_gives(user, settings):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
     with SmtpSink() as sink:
         # The environment `crontab add` would see, with the test database and the sink.
         settings.CRONTAB_COMMAND_PREFIX = cron_command_prefix(
@@ -78,3 +79,25 @@ def test_the_cron_line_sends_due_mailings_from_the_bare_environment_cron_gives(
     with LOG.open(encoding="utf-8") as log:
         log.seek(log_size)
         assert f"mailing {mailing.pk} attempt {attempt.pk}: success, sent 2" in log.read()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_scheduler_once_runs_send_mailings_in_a_child_and_reports_its_lines(user):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
+    with SmtpSink() as sink:
+        scheduler = subprocess.run(
+            [sys.executable, MANAGE, "run_scheduler", "--once"],
+            env=sender_environment(sink),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+        assert len(sink.messages) == 2
+    attempt = Attempt.objects.get(mailing=mailing)
+    assert scheduler.returncode == 0, scheduler.stderr
+    assert scheduler.stdout.splitlines() == [
+        "Scheduler: send_mailings every 60 s",
+        f"  mailing {mailing.pk} attempt {attempt.pk}: success, sent 2, failed 0, pending 0",
+    ]
+    assert scheduler.stderr == ""

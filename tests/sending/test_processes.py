@@ -3,6 +3,7 @@ real `send_mailings` processes sharing the test database (SQLite file or Postgre
 
 import os
 import signal
+import threading
 import time
 from collections import Counter
 
@@ -12,9 +13,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from core.models import Attempt, Delivery, Mailing
+from core.models import Attempt, Delivery
 from core.services import sending
 from core.services.scheduling import mailing_schedule
+from tests.factories import make_clients, make_mailing
 from tests.sending.conftest import mailers_for
 from tests.sending.processes import sender_environment, start_sender
 from tests.smtp_servers import SmtpSink
@@ -34,9 +36,12 @@ def wait_for(condition, *, timeout: float, step: float = 0.02) -> None:
 
 
 @pytest.mark.parametrize("processes", [2, 4])
-def test_concurrent_senders_send_every_recipient_exactly_once(make_mailing, user, processes):
+def test_concurrent_senders_send_every_recipient_exactly_once(user, processes):
     # Runs long enough (30 recipients at 30 ms over 2 connections) for the senders to overlap.
-    mailings = [make_mailing(user, count=30, first=30 * n) for n in range(4)]
+    mailings = [
+        make_mailing(owner=user, clients=make_clients(owner=user, count=30, first=30 * n))
+        for n in range(4)
+    ]
     with SmtpSink(delay=0.03) as sink:
         env = sender_environment(sink, SENDING_LEASE_SECONDS="30")
         senders = [start_sender(env=env) for _ in range(processes)]
@@ -53,8 +58,8 @@ def test_concurrent_senders_send_every_recipient_exactly_once(make_mailing, user
     assert len(lines) == 4
 
 
-def test_a_sender_killed_mid_run_is_finished_by_the_next_one(make_mailing, user, settings):
-    mailing = make_mailing(user, count=30)
+def test_a_sender_killed_mid_run_is_finished_by_the_next_one(user, settings):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=30))
     with SmtpSink(delay=0.05) as sink:
         settings.MAILERS = mailers_for(sink)
         env = sender_environment(sink, SENDING_LEASE_SECONDS="1")
@@ -89,46 +94,44 @@ def test_a_sender_killed_mid_run_is_finished_by_the_next_one(make_mailing, user,
     assert sum(counts.values()) - 30 <= 2
 
 
-def test_a_mailing_due_when_saved_goes_out_without_the_request_waiting(
-    make_mailing, user, settings, monkeypatch
-):
+def test_a_mailing_due_when_saved_goes_out_without_the_request_waiting(user, settings, monkeypatch):
     settings.SENDING_START_DETACHED = True
-    mailing = make_mailing(user, count=2)
-    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=None)
-    with SmtpSink(delay=0.5) as sink:
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2), next_run_at=None)
+    release = threading.Event()
+    with SmtpSink(hold=release) as sink:
         for name, value in sender_environment(sink).items():
             monkeypatch.setenv(name, value)
 
-        started = time.monotonic()
         with transaction.atomic():  # as the create view: save, then schedule
             mailing_schedule(mailing=mailing, now=timezone.now())
-        returned_after = time.monotonic() - started
 
+        # The save returned while the server holds back every message.
+        assert sink.messages == []
+        release.set()
         sending.detached_processes[-1].wait(timeout=30)
         assert len(sink.messages) == 2
-    assert returned_after < 0.5  # less than the server takes to accept one message
     attempt = Attempt.objects.get(mailing=mailing)
     assert (attempt.status, attempt.slot_at) == ("success", mailing.start_at)
 
 
 def test_send_now_returns_at_once_and_the_detached_sender_sends(
-    make_mailing, user, user_client, settings, monkeypatch
+    user, user_client, settings, monkeypatch
 ):
     settings.SENDING_START_DETACHED = True
-    mailing = make_mailing(user, count=2)
-    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=None)
-    with SmtpSink(delay=0.5) as sink:
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2), next_run_at=None)
+    release = threading.Event()
+    with SmtpSink(hold=release) as sink:
         for name, value in sender_environment(sink).items():
             monkeypatch.setenv(name, value)
 
-        started = time.monotonic()
         response = user_client.post(
             reverse("mailing-send", kwargs={"pk": mailing.pk}), headers={"HX-Request": "true"}
         )
-        returned_after = time.monotonic() - started
 
+        # The answer came while the server holds back every message.
+        assert response.status_code == 204 and sink.messages == []
+        release.set()
         sending.detached_processes[-1].wait(timeout=30)
         assert len(sink.messages) == 2
-    assert response.status_code == 204 and returned_after < 0.5
     attempt = Attempt.objects.get(mailing=mailing)
     assert (attempt.status, attempt.slot_at, attempt.accepted_count) == ("success", None, 2)

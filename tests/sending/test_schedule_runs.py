@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from core.models import Attempt, Mailing, Message
+from core.models import Attempt, Mailing
 from core.services import sending, slots
 from core.services.scheduling import mailing_schedule
+from tests.factories import make_clients, make_mailing
 
 pytestmark = pytest.mark.django_db
 
@@ -22,22 +23,8 @@ def at(*args) -> datetime:
     return datetime(*args, tzinfo=MOSCOW)
 
 
-def mailing_of(user, *, start_at, end_at, periodicity="daily", next_run_at=None) -> Mailing:
-    message = Message.objects.create(owner=user, subject="Новости", body="Текст")
-    return Mailing.objects.create(
-        owner=user,
-        message=message,
-        start_at=start_at,
-        end_at=end_at,
-        periodicity=periodicity,
-        next_run_at=next_run_at if next_run_at is not None else start_at,
-    )
-
-
-def test_a_due_mailing_runs_once_for_its_slot_and_is_scheduled_for_the_next(
-    sink, make_mailing, user
-):
-    mailing = make_mailing(user, count=2)
+def test_a_due_mailing_runs_once_for_its_slot_and_is_scheduled_for_the_next(sink, user):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
 
     call_command("send_mailings")
     call_command("send_mailings")  # the same slot again: nothing to do
@@ -52,7 +39,7 @@ def test_a_due_mailing_runs_once_for_its_slot_and_is_scheduled_for_the_next(
 
 def test_runs_missed_while_down_are_not_replayed_the_next_goes_once(user, settings):
     settings.TIME_ZONE = "Europe/Moscow"
-    mailing = mailing_of(user, start_at=at(2026, 3, 1, 9), end_at=at(2026, 12, 31, 9))
+    mailing = make_mailing(owner=user, start_at=at(2026, 3, 1, 9), end_at=at(2026, 12, 31, 9))
 
     sending.mailings_send_due(now=at(2026, 3, 10, 15, 30))
 
@@ -64,8 +51,8 @@ def test_runs_missed_while_down_are_not_replayed_the_next_goes_once(user, settin
 
 def test_status_moves_from_created_to_running_to_finished(user, settings):
     settings.TIME_ZONE = "Europe/Moscow"
-    mailing = mailing_of(
-        user, start_at=at(2026, 1, 31, 9), end_at=at(2026, 3, 15, 0), periodicity="monthly"
+    mailing = make_mailing(
+        owner=user, start_at=at(2026, 1, 31, 9), end_at=at(2026, 3, 15, 0), periodicity="monthly"
     )
     assert mailing.status == "created"
 
@@ -84,7 +71,7 @@ def test_status_moves_from_created_to_running_to_finished(user, settings):
 
 
 def test_a_mailing_whose_window_closed_while_down_finishes_without_sending(user, settings):
-    mailing = mailing_of(user, start_at=at(2026, 3, 1, 9), end_at=at(2026, 3, 5, 9))
+    mailing = make_mailing(owner=user, start_at=at(2026, 3, 1, 9), end_at=at(2026, 3, 5, 9))
 
     sending.mailings_send_due(now=at(2026, 3, 20, 9))
 
@@ -93,11 +80,9 @@ def test_a_mailing_whose_window_closed_while_down_finishes_without_sending(user,
     assert not mailing.attempts.exists()
 
 
-def test_send_mailings_with_a_mailing_id_sends_it_now_whatever_its_schedule(
-    sink, make_mailing, user
-):
+def test_send_mailings_with_a_mailing_id_sends_it_now_whatever_its_schedule(sink, user):
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    mailing = make_mailing(user, count=2, start_at=tomorrow)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2), start_at=tomorrow)
 
     call_command("send_mailings", "--mailing", str(mailing.pk))
 
@@ -113,7 +98,7 @@ def test_send_mailings_with_a_mailing_id_sends_it_now_whatever_its_schedule(
 def test_a_mailing_saved_before_its_first_send_waits_for_it(
     user, django_capture_on_commit_callbacks
 ):
-    mailing = mailing_of(user, start_at=at(2026, 6, 1, 9), end_at=at(2026, 7, 1, 9))
+    mailing = make_mailing(owner=user, start_at=at(2026, 6, 1, 9), end_at=at(2026, 7, 1, 9))
 
     with django_capture_on_commit_callbacks() as callbacks:
         mailing_schedule(mailing=mailing, now=at(2026, 5, 1, 12))
@@ -124,7 +109,7 @@ def test_a_mailing_saved_before_its_first_send_waits_for_it(
 
 
 def test_a_mailing_saved_inside_its_window_is_due_at_once(user, django_capture_on_commit_callbacks):
-    mailing = mailing_of(user, start_at=at(2026, 5, 1, 9), end_at=at(2026, 7, 1, 9))
+    mailing = make_mailing(owner=user, start_at=at(2026, 5, 1, 9), end_at=at(2026, 7, 1, 9))
 
     with django_capture_on_commit_callbacks() as callbacks:
         mailing_schedule(mailing=mailing, now=at(2026, 5, 3, 12))
@@ -137,7 +122,7 @@ def test_a_mailing_saved_inside_its_window_is_due_at_once(user, django_capture_o
 def test_an_edit_never_runs_a_slot_that_was_already_served(
     user, django_capture_on_commit_callbacks
 ):
-    mailing = mailing_of(user, start_at=at(2026, 5, 1, 9), end_at=at(2026, 7, 1, 9))
+    mailing = make_mailing(owner=user, start_at=at(2026, 5, 1, 9), end_at=at(2026, 7, 1, 9))
     Attempt.objects.create(mailing=mailing, slot_at=at(2026, 5, 3, 9), status="success")
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -149,7 +134,7 @@ def test_an_edit_never_runs_a_slot_that_was_already_served(
 
 
 def test_a_mailing_saved_after_its_end_is_finished(user):
-    mailing = mailing_of(user, start_at=at(2026, 5, 1, 9), end_at=at(2026, 5, 2, 9))
+    mailing = make_mailing(owner=user, start_at=at(2026, 5, 1, 9), end_at=at(2026, 5, 2, 9))
 
     mailing_schedule(mailing=mailing, now=at(2026, 5, 3, 12))
 
@@ -183,7 +168,7 @@ def test_while_the_scheduler_ticks_every_slot_runs_exactly_once(
     Mailing.objects.all().delete()
     start_at = start.replace(tzinfo=tz)
     end_at = start_at + PERIOD_AT_LEAST[periodicity] * 30
-    mailing = mailing_of(user, start_at=start_at, end_at=end_at, periodicity=periodicity)
+    mailing = make_mailing(owner=user, start_at=start_at, end_at=end_at, periodicity=periodicity)
 
     # Ticks come at least once per slot interval, at arbitrary moments.
     now = start_at - timedelta(minutes=1)

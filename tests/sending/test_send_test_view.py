@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from core.models import Attempt, Client, Delivery, Message
+from tests.factories import make_mailing
 
 pytestmark = pytest.mark.django_db
 
@@ -66,9 +67,7 @@ def test_a_test_send_needs_a_post(user_client, message):
 
 
 def test_the_message_page_and_the_mailing_page_offer_the_test_send(user_client, user, message):
-    from tests.mailing_runs import make_mailing
-
-    mailing = make_mailing(user)
+    mailing = make_mailing(owner=user)
     url = reverse("message-send-test", args=[message.pk])
 
     message_page = user_client.get(reverse("message-detail", args=[message.pk])).text

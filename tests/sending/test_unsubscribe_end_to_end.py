@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import Client as HttpClient
 
 from core.models import Attempt, Client, Delivery
+from tests.factories import make_clients, make_mailing
 
 pytestmark = pytest.mark.django_db
 
@@ -32,10 +33,8 @@ def one_click_url(letter) -> str:
     return match.group(1)
 
 
-def test_the_one_click_url_of_a_captured_letter_unsubscribes_and_the_next_run_skips(
-    user, make_mailing, sink
-):
-    mailing = make_mailing(user, count=2)
+def test_the_one_click_url_of_a_captured_letter_unsubscribes_and_the_next_run_skips(user, sink):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
     send_now(mailing)
     letter = letter_to(sink, "client0@example.com")
     assert letter["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

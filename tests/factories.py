@@ -1,0 +1,178 @@
+"""The one way tests make users, clients, messages, mailings and the runs of a mailing.
+
+Plain functions with keyword-only arguments: every default is one a test may rely on, and
+everything else is passed by name. Texts default to Russian, like the service's users, so a
+letter sent by any test carries 8-bit text, encoded-word names and a line that starts with a
+dot.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from core.models import Attempt, Client, Delivery, Mailing, Message, Periodicity, User
+
+PASSWORD = "correct horse battery staple"
+SUBJECT = "Весенняя распродажа"
+BODY = "Здравствуйте!\nСкидки до 50%.\n.точка в начале строки\n"  # noqa: RUF001 - Russian text
+
+ACCEPTED = Delivery.Status.ACCEPTED
+FAILED = Delivery.Status.FAILED
+PENDING = Delivery.Status.PENDING
+SKIPPED = Delivery.Status.SKIPPED
+
+_FROM_START = object()  # next_run_at's default: the mailing's first send
+
+
+def make_user(
+    *, email: str = "anna@example.com", full_name: str = "Anna", password: str = PASSWORD
+) -> User:
+    return User.objects.create_user(email=email, password=password, full_name=full_name)
+
+
+def make_client(
+    *, owner: User, email: str = "client0@example.com", full_name: str = "Клиент Номер 0"
+) -> Client:
+    return Client.objects.create(owner=owner, email=email, full_name=full_name)
+
+
+def make_clients(
+    *,
+    owner: User,
+    count: int,
+    first: int = 0,
+    email: str = "client{n}@example.com",
+    full_name: str = "Клиент Номер {n}",
+) -> list[Client]:
+    """`count` clients numbered from `first`, in one query; `{n}` in the templates is the number
+    (`"c{n:04}@example.com"` pads it)."""
+    return Client.objects.bulk_create(
+        Client(owner=owner, email=email.format(n=n), full_name=full_name.format(n=n))
+        for n in range(first, first + count)
+    )
+
+
+def make_message(*, owner: User, subject: str = SUBJECT, body: str = BODY) -> Message:
+    return Message.objects.create(owner=owner, subject=subject, body=body)
+
+
+def make_messages(
+    *, owner: User, count: int, subject: str = "Subject {n:04}", body: str = "Body {n}"
+) -> list[Message]:
+    """`count` messages in one query; `{n}` in the templates is the number from 0."""
+    return Message.objects.bulk_create(
+        Message(owner=owner, subject=subject.format(n=n), body=body.format(n=n))
+        for n in range(count)
+    )
+
+
+def make_mailing(
+    *,
+    owner: User,
+    message: Message | None = None,
+    subject: str = SUBJECT,
+    body: str = BODY,
+    clients: Iterable[Client] = (),
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+    periodicity: str = Periodicity.DAILY,
+    status: str = Mailing.Status.CREATED,
+    next_run_at: datetime | object | None = _FROM_START,
+) -> Mailing:
+    """A mailing of `message` (a new one of `subject` and `body` if None) to `clients`.
+
+    By default its first send was a minute ago and its window lasts 30 days from there, and
+    `next_run_at` is its first send, as scheduling leaves a saved mailing: it is due now.
+    Pass `next_run_at=None` for one the scheduler never picks up.
+    """
+    start_at = start_at or timezone.now() - timedelta(minutes=1)
+    mailing = Mailing.objects.create(
+        owner=owner,
+        message=message or make_message(owner=owner, subject=subject, body=body),
+        start_at=start_at,
+        end_at=end_at or start_at + timedelta(days=30),
+        periodicity=periodicity,
+        status=status,
+        next_run_at=start_at if next_run_at is _FROM_START else next_run_at,
+    )
+    mailing.clients.set(clients)
+    return mailing
+
+
+def make_mailings(
+    *, owner: User, message: Message, clients: Iterable[Client], count: int
+) -> list[Mailing]:
+    """`count` mailings of one message to the same clients, starting an hour apart from now,
+    in two queries."""
+    now = timezone.now()
+    mailings = Mailing.objects.bulk_create(
+        Mailing(
+            owner=owner,
+            message=message,
+            start_at=now + timedelta(hours=n),
+            end_at=now + timedelta(days=30),
+        )
+        for n in range(count)
+    )
+    clients = list(clients)
+    Mailing.clients.through.objects.bulk_create(
+        Mailing.clients.through(mailing=mailing, client=client)
+        for mailing in mailings
+        for client in clients
+    )
+    return mailings
+
+
+def record_run(
+    mailing: Mailing,
+    outcomes: Mapping[str, tuple[str, str]],
+    *,
+    at: datetime,
+    status: str | None = None,
+    server_response: str = "",
+) -> Attempt:
+    """One run written straight to the ledger, as the sending engine would leave it.
+
+    `outcomes` maps each recipient's email to (delivery status, server reply); the run's status
+    follows from them unless given.
+    """
+    counts = {
+        s: sum(1 for o, _ in outcomes.values() if o == s)
+        for s in (ACCEPTED, FAILED, PENDING, SKIPPED)
+    }
+    if status is None:
+        status = (
+            Attempt.Status.RUNNING
+            if counts[PENDING]
+            else (Attempt.Status.SUCCESS if counts[ACCEPTED] else Attempt.Status.FAILURE)
+        )
+    attempt = Attempt.objects.create(
+        mailing=mailing,
+        attempted_at=at,
+        status=status,
+        server_response=server_response,
+        finished_at=None if status == Attempt.Status.RUNNING else at,
+        accepted_count=counts[ACCEPTED],
+        failed_count=counts[FAILED],
+        pending_count=counts[PENDING],
+        skipped_count=counts[SKIPPED],
+    )
+    clients = {
+        c.email: c for c in Client.objects.filter(owner=mailing.owner_id, email__in=outcomes)
+    }
+    Delivery.objects.bulk_create(
+        Delivery(
+            attempt=attempt,
+            mailing=mailing,
+            owner_id=mailing.owner_id,
+            client=clients.get(email),
+            email=email,
+            status=outcome,
+            reply=reply,
+            tries=0 if outcome in (PENDING, SKIPPED) else 1,
+            sent_at=None if outcome in (PENDING, SKIPPED) else at,
+        )
+        for email, (outcome, reply) in outcomes.items()
+    )
+    return attempt
