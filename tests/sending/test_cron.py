@@ -98,6 +98,7 @@ def test_run_scheduler_once_runs_send_mailings_in_a_child_and_reports_its_lines(
     assert scheduler.returncode == 0, scheduler.stderr
     assert scheduler.stdout.splitlines() == [
         "Scheduler: send_mailings every 60 s",
-        f"  mailing {mailing.pk} attempt {attempt.pk}: success, sent 2, failed 0, pending 0",
+        f"  mailing {mailing.pk} attempt {attempt.pk}: "
+        "success, sent 2, failed 0, pending 0, skipped 0",
     ]
     assert scheduler.stderr == ""

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.models import Attempt, Client, Delivery, Mailing
 from core.services import suppression
+from tests.factories import make_clients, make_mailing
 from tests.sending.conftest import mailers_for
 
 # The aiosmtpd controller of tests.smtp_servers, for a server refusing what its sink accepts.
@@ -153,9 +154,9 @@ def refusing(settings) -> Iterator:
     [(True, "Unsubscribed (one-click)"), (False, "Unsubscribed (link)")],
 )
 def test_a_client_who_unsubscribed_is_skipped_by_the_next_run_and_the_others_go(
-    sink, make_mailing, user, one_click, reason
+    sink, user, one_click, reason
 ):
-    mailing = make_mailing(user, count=3)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=3))
     unsubscribe(client("client1@example.com"), one_click=one_click)
 
     out = send_mailings()
@@ -175,10 +176,8 @@ def test_a_client_who_unsubscribed_is_skipped_by_the_next_run_and_the_others_go(
     assert "success, sent 2, failed 0, pending 0, skipped 1" in out
 
 
-def test_a_run_whose_every_recipient_is_skipped_sends_nothing_and_succeeds(
-    sink, make_mailing, user
-):
-    mailing = make_mailing(user, count=2)
+def test_a_run_whose_every_recipient_is_skipped_sends_nothing_and_succeeds(sink, user):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
     for recipient in Client.objects.filter(owner=user):
         unsubscribe(recipient, one_click=True)
 
@@ -192,9 +191,9 @@ def test_a_run_whose_every_recipient_is_skipped_sends_nothing_and_succeeds(
     assert "success, sent 0, failed 0, pending 0, skipped 2" in out
 
 
-def test_a_resumed_run_skips_a_client_who_unsubscribed_meanwhile(faulty, make_mailing, user):
+def test_a_resumed_run_skips_a_client_who_unsubscribed_meanwhile(faulty, user):
     faulty.configure(defer_recipients={"client0@example.com": 10, "client1@example.com": 10})
-    mailing = make_mailing(user, count=3)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=3))
     send_mailings()
     attempt = Attempt.objects.get(mailing=mailing)
     assert attempt.is_waiting_to_resume and attempt.pending_count == 2
@@ -216,11 +215,9 @@ def test_a_resumed_run_skips_a_client_who_unsubscribed_meanwhile(faulty, make_ma
 # --- Bounces ------------------------------------------------------------------------------------
 
 
-def test_550_for_one_recipient_marks_it_bounced_and_the_next_run_skips_it(
-    faulty, make_mailing, user
-):
+def test_550_for_one_recipient_marks_it_bounced_and_the_next_run_skips_it(faulty, user):
     faulty.configure(reject_recipients={"client1@example.com"})
-    mailing = make_mailing(user, count=3)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=3))
 
     send_mailings()
 
@@ -242,20 +239,20 @@ def test_550_for_one_recipient_marks_it_bounced_and_the_next_run_skips_it(
     assert "success, sent 2, failed 0, pending 0, skipped 1" in out
 
 
-def test_a_bounce_skips_the_client_in_every_mailing_of_its_owner(faulty, make_mailing, user):
+def test_a_bounce_skips_the_client_in_every_mailing_of_its_owner(faulty, user):
     faulty.configure(reject_recipients={"client0@example.com"})
-    make_mailing(user, count=2)
+    make_mailing(owner=user, clients=make_clients(owner=user, count=2))
     send_mailings()
 
-    other = make_mailing(user, count=2, subject="Another")
+    other = make_mailing(owner=user, subject="Another", clients=Client.objects.filter(owner=user))
     send_mailings()
 
     assert latest_ledger(other)["client0@example.com"][0] == "skipped"
 
 
-def test_a_4xx_never_marks_the_client_bounced(faulty, make_mailing, user):
+def test_a_4xx_never_marks_the_client_bounced(faulty, user):
     faulty.configure(defer_recipients={"client1@example.com": 10})
-    mailing = make_mailing(user, count=2)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
 
     send_mailings()
     send_now(mailing)
@@ -264,9 +261,9 @@ def test_a_4xx_never_marks_the_client_bounced(faulty, make_mailing, user):
     assert latest_ledger(mailing)["client1@example.com"][0] == "pending"
 
 
-def test_a_550_to_the_sender_marks_nobody(refusing, make_mailing, user):
+def test_a_550_to_the_sender_marks_nobody(refusing, user):
     refusing(refuse_sender="550 5.7.1 Sender address rejected")
-    mailing = make_mailing(user, count=2)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
 
     send_mailings()
 
@@ -287,11 +284,9 @@ def test_a_550_to_the_sender_marks_nobody(refusing, make_mailing, user):
         ("refuse_at_data", "552 5.2.3 Message too big", False),  # the letter
     ],
 )
-def test_only_a_refusal_about_the_address_marks_it_bounced(
-    refusing, make_mailing, user, refusal, reply, bounces
-):
+def test_only_a_refusal_about_the_address_marks_it_bounced(refusing, user, refusal, reply, bounces):
     server = refusing(**{refusal: {"client1@example.com": reply}})
-    mailing = make_mailing(user, count=3)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=3))
 
     send_mailings()
 
@@ -302,8 +297,8 @@ def test_only_a_refusal_about_the_address_marks_it_bounced(
     assert refused.bounce_reply == (reply if bounces else "")
 
 
-def test_an_address_that_cannot_be_sent_is_no_bounce(sink, make_mailing, user):
-    make_mailing(user, count=2)
+def test_an_address_that_cannot_be_sent_is_no_bounce(sink, user):
+    make_mailing(owner=user, clients=make_clients(owner=user, count=2))
     Client.objects.filter(email="client0@example.com").update(email="клиент@example.com")
 
     send_mailings()
@@ -313,9 +308,9 @@ def test_an_address_that_cannot_be_sent_is_no_bounce(sink, make_mailing, user):
     assert unusable.bounced_at is None
 
 
-def test_a_bounce_of_an_old_address_does_not_mark_the_new_one(faulty, make_mailing, user):
+def test_a_bounce_of_an_old_address_does_not_mark_the_new_one(faulty, user):
     faulty.configure(defer_recipients={"client0@example.com": 10})
-    mailing = make_mailing(user, count=1)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=1))
     send_mailings()  # the run keeps client0@example.com pending, to resume later
     # Meanwhile the owner corrects the address, and the old one turns out not to exist.
     Client.objects.filter(email="client0@example.com").update(email="new@example.com")
@@ -329,10 +324,10 @@ def test_a_bounce_of_an_old_address_does_not_mark_the_new_one(faulty, make_maili
 
 
 def test_editing_the_email_clears_the_bounce_and_editing_the_name_does_not(
-    user_client, faulty, make_mailing, user
+    user_client, faulty, user
 ):
     faulty.configure(reject_recipients={"client0@example.com", "client1@example.com"})
-    mailing = make_mailing(user, count=2)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
     send_mailings()
     renamed, moved = client("client0@example.com"), client("client1@example.com")
 

@@ -12,6 +12,7 @@ import trustme
 from django.core.management import call_command
 
 from core.models import Attempt, Delivery
+from tests.factories import make_clients, make_mailing
 from tests.sending.conftest import mailers_for
 
 # The aiosmtpd controller of tests.smtp_servers, which listens on a port the OS picks.
@@ -91,8 +92,8 @@ def assert_stopped_unverified(mailing, out: str, *, says: str) -> None:
     assert "running, sent 0, failed 0, pending 2" in out
 
 
-def test_a_certificate_from_an_unknown_ca_stops_the_run(server, make_mailing, user):
-    mailing = make_mailing(user, count=2)
+def test_a_certificate_from_an_unknown_ca_stops_the_run(server, user):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
 
     out = send_mailings()
 
@@ -100,9 +101,9 @@ def test_a_certificate_from_an_unknown_ca_stops_the_run(server, make_mailing, us
     assert_stopped_unverified(mailing, out, says="unable to get local issuer certificate")
 
 
-def test_the_ca_of_email_ssl_cafile_is_trusted(server, ca_file, make_mailing, user, settings):
+def test_the_ca_of_email_ssl_cafile_is_trusted(server, ca_file, user, settings):
     settings.EMAIL_SSL_CAFILE = str(ca_file)
-    mailing = make_mailing(user, count=2)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
 
     out = send_mailings()
 
@@ -112,13 +113,11 @@ def test_the_ca_of_email_ssl_cafile_is_trusted(server, ca_file, make_mailing, us
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_certificate_for_another_host_stops_the_run(
-    ca, ca_file, make_mailing, user, settings, mode
-):
+def test_a_certificate_for_another_host_stops_the_run(ca, ca_file, user, settings, mode):
     settings.EMAIL_SSL_CAFILE = str(ca_file)
     with TlsServer(certificate=ca.issue_cert("mail.example.org"), mode=mode) as server:
         settings.MAILERS = mailers_for(server, use_tls=mode == "starttls", use_ssl=mode == "ssl")
-        mailing = make_mailing(user, count=2)
+        mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
 
         out = send_mailings()
 
@@ -126,11 +125,9 @@ def test_a_certificate_for_another_host_stops_the_run(
     assert_stopped_unverified(mailing, out, says="IP address mismatch")
 
 
-def test_verification_switched_off_sends_and_warns_at_every_run(
-    server, make_mailing, user, settings, caplog
-):
+def test_verification_switched_off_sends_and_warns_at_every_run(server, user, settings, caplog):
     settings.EMAIL_SSL_VERIFY = False
-    mailing = make_mailing(user, count=2)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
 
     with caplog.at_level(logging.WARNING, logger="core.services.sending"):
         send_mailings()
@@ -142,11 +139,9 @@ def test_verification_switched_off_sends_and_warns_at_every_run(
     assert all(r.levelno == logging.WARNING for r in warnings)
 
 
-def test_an_unreadable_ca_file_stops_the_run_saying_so(
-    server, make_mailing, user, settings, tmp_path
-):
+def test_an_unreadable_ca_file_stops_the_run_saying_so(server, user, settings, tmp_path):
     settings.EMAIL_SSL_CAFILE = str(tmp_path / "missing.pem")
-    mailing = make_mailing(user, count=2)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
 
     send_mailings()
 
@@ -155,9 +150,9 @@ def test_an_unreadable_ca_file_stops_the_run_saying_so(
     assert "missing.pem (EMAIL_SSL_CAFILE) cannot be read" in attempt.server_response
 
 
-def test_a_plain_connection_logs_no_warning(sink, make_mailing, user, settings, caplog):
+def test_a_plain_connection_logs_no_warning(sink, user, settings, caplog):
     settings.EMAIL_SSL_VERIFY = False  # nothing to verify without TLS
-    make_mailing(user, count=1)
+    make_mailing(owner=user, clients=make_clients(owner=user, count=1))
 
     with caplog.at_level(logging.WARNING, logger="core.services.sending"):
         send_mailings()
