@@ -19,23 +19,49 @@ class FilterForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class ClientState:
+    """The states a client's filter offers: whether runs still send to it, and why not."""
+
+    ACTIVE, UNSUBSCRIBED, BOUNCED = "active", "unsubscribed", "bounced"
+    CHOICES = [
+        (ACTIVE, _("Active")),
+        (UNSUBSCRIBED, _("Unsubscribed")),
+        (BOUNCED, _("Bounced")),
+    ]
+    LOOKUPS = {
+        ACTIVE: Q(unsubscribed_at__isnull=True, bounced_at__isnull=True),
+        UNSUBSCRIBED: Q(unsubscribed_at__isnull=False),
+        BOUNCED: Q(bounced_at__isnull=False),
+    }
+
+
 class ClientFilter(django_filters.FilterSet):
-    """Clients by free text over email and full name."""
+    """Clients by free text over email and full name, and by state (active, unsubscribed,
+    bounced)."""
 
     q = django_filters.CharFilter(
         label=_("Search"),
         method="filter_text",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Email or name")}),
     )
+    state = django_filters.ChoiceFilter(
+        label=_("State"),
+        choices=ClientState.CHOICES,
+        empty_label=_("All"),
+        method="filter_state",
+    )
 
     class Meta:
         model = Client
-        fields = ["q"]
+        fields = ["q", "state"]
         form = FilterForm
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
         return queryset.filter(Q(email__icontains=value) | Q(full_name__icontains=value))
+
+    def filter_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(ClientState.LOOKUPS[value])
 
 
 class MessageFilter(django_filters.FilterSet):

@@ -1,13 +1,17 @@
 """Forms: what a user may type, and the errors they see next to each field."""
 
 from datetime import datetime
+from email.utils import parseaddr
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
 from core import selectors
 from core.models import Client, Mailing, Message, User, normalize_email_address
+from core.services.sending import identity, personalisation
+from core.services.sending.letters import idna_address
 
 
 class SignupForm(BaseUserCreationForm):
@@ -34,6 +38,13 @@ def _constraint_message(model, name: str) -> str:
 DUPLICATE_EMAIL_MESSAGE = _constraint_message(Client, "client_email_unique_per_owner")
 
 
+def single_line(value: str) -> None:
+    """Refuse a line break: the value goes into a letter's header (subject, a name), where a
+    line break would end the header or start another one."""
+    if any(character in value for character in "\r\n\v\f\x85\u2028\u2029"):
+        raise forms.ValidationError(_("Keep this on one line."), code="line_break")
+
+
 class ClientForm(forms.ModelForm):
     """A client of the signed-in user; the email is unique among that user's clients."""
 
@@ -47,6 +58,11 @@ class ClientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.owner = owner
         self.instance.owner = owner
+        self.fields["full_name"].validators.append(single_line)
+        if self.instance.bounced_at is not None:
+            self.fields["email"].help_text = _(
+                "This address bounced: saving another one clears the mark."
+            )
 
     def clean_email(self) -> str:
         email = normalize_email_address(self.cleaned_data["email"])
@@ -61,18 +77,123 @@ class ClientForm(forms.ModelForm):
         self.add_error("email", forms.ValidationError(DUPLICATE_EMAIL_MESSAGE, code="duplicate"))
 
 
+def allowed_from_domains() -> list[str]:
+    """The domains a user's own From address may be at (EMAIL_ALLOWED_FROM_DOMAINS), as the
+    operator wrote them, for messages; the engine compares their IDNA forms
+    (identity.allowed_from_domains)."""
+    return [domain.strip().lower() for domain in settings.EMAIL_ALLOWED_FROM_DOMAINS if domain]
+
+
+class SenderProfileForm(forms.ModelForm):
+    """How the user's letters introduce themselves: a name, where replies go, and a From
+    address of their own at a domain the operator allows."""
+
+    class Meta:
+        model = User
+        fields = ["sender_name", "reply_to", "from_email"]
+        labels = {
+            "sender_name": _("Sender name"),
+            "reply_to": _("Reply-to address"),
+            "from_email": _("From address"),
+        }
+        help_texts = {
+            "sender_name": _("The name recipients see. Empty: your own name."),
+            "reply_to": _("Where replies to your letters go. Empty: your sign-in email."),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sender_name"].validators.append(single_line)
+        domains = allowed_from_domains()
+        if domains:
+            self.fields["from_email"].help_text = _(
+                "Optional, at %(domains)s. Empty: letters go from %(default)s."
+            ) % {"domains": ", ".join(domains), "default": default_from_address()}
+        else:
+            self.fields["from_email"].help_text = _(
+                "This server sends every letter from %(default)s, under your name."
+            ) % {"default": default_from_address()}
+
+    def clean_from_email(self) -> str:
+        address = self.cleaned_data["from_email"]
+        if not address:
+            return address
+        domains = allowed_from_domains()
+        own = idna_address(address.lower())
+        if own and own.rpartition("@")[2].lower() in identity.allowed_from_domains():
+            return address
+        if domains:
+            raise forms.ValidationError(
+                _("Letters can go from an address at %(domains)s only.")
+                % {"domains": ", ".join(domains)},
+                code="domain",
+            )
+        raise forms.ValidationError(
+            _(
+                "This server sends letters from %(default)s only: leave this empty, and your "
+                "name and reply-to address go with it."
+            )
+            % {"default": default_from_address()},
+            code="domain",
+        )
+
+
+def default_from_address() -> str:
+    """The address of DEFAULT_FROM_EMAIL, which letters go from unless a user has their own."""
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+
+
+PLACEHOLDER_MEANINGS = {
+    "full_name": _("the client's full name"),
+    "first_name": _("the first word of the client's name"),
+    "email": _("the client's email"),
+    "unsubscribe_url": _("the client's unsubscribe link (every letter also ends with one)"),
+}
+
+
 class MessageForm(forms.ModelForm):
-    """A letter: its subject and plain-text body."""
+    """A letter: its subject, its body in plain text or Markdown, and the placeholders both
+    may use for the recipient (core.services.sending.personalisation)."""
 
     class Meta:
         model = Message
-        fields = ["subject", "body"]
-        labels = {"subject": _("Subject"), "body": _("Body")}
+        fields = ["subject", "format", "body"]
+        labels = {"subject": _("Subject"), "format": _("Format"), "body": _("Body")}
         widgets = {"body": forms.Textarea(attrs={"rows": 8})}
 
     def __init__(self, *args, owner: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.instance.owner = owner
+        self.fields["subject"].validators.append(single_line)
+        # A form posted without the format (older clients, scripts) writes plain text.
+        self.fields["format"].required = False
+
+    @property
+    def placeholders(self) -> list[tuple[str, str]]:
+        """The placeholders the subject and body may use, each with what it becomes."""
+        return [
+            (f"{{{{ {name} }}}}", PLACEHOLDER_MEANINGS.get(name, ""))
+            for name in personalisation.PLACEHOLDERS
+        ]
+
+    def clean_subject(self) -> str:
+        return _placeholders_checked(self.cleaned_data["subject"])
+
+    def clean_body(self) -> str:
+        return _placeholders_checked(self.cleaned_data["body"])
+
+    def clean_format(self) -> str:
+        return self.cleaned_data["format"] or Message.Format.PLAIN
+
+
+def _placeholders_checked(text: str) -> str:
+    """`text` if every placeholder in it is known and well formed; else the error names what
+    is available."""
+    try:
+        personalisation.parse(text)
+    except personalisation.PlaceholderError as error:
+        raise forms.ValidationError(str(error), code="placeholder") from error
+    return text
 
 
 class ClientPicker(forms.SelectMultiple):
@@ -106,6 +227,35 @@ class ClientPicker(forms.SelectMultiple):
         context = super().get_context(name, value, attrs)
         context["widget"]["attrs"]["data-search-url"] = self.search_url
         return context
+
+
+class ClientChoice(ClientPicker):
+    """One of the user's clients, chosen in a select that renders the chosen client and the
+    first few others (Tom Select, where the page has it, searches the rest)."""
+
+    allow_multiple_selected = False
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name)
+
+    def value_omitted_from_data(self, data, files, name) -> bool:
+        return name not in data
+
+
+class PreviewClientForm(forms.Form):
+    """Which of the user's clients a letter's preview is addressed to: the first by email
+    unless one is chosen."""
+
+    preview_client = forms.ModelChoiceField(
+        label=_("Preview as"), queryset=Client.objects.none(), required=False
+    )
+
+    def __init__(self, *args, owner: User, search_url: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["preview_client"]
+        field.queryset = selectors.client_list(user=owner).order_by("email")
+        field.widget = ClientChoice(search_url=search_url)
+        field.widget.choices = field.choices
 
 
 class DateTimeLocalInput(forms.DateTimeInput):

@@ -183,12 +183,14 @@ def mailing_next_runs(*, user: User, limit: int = 5) -> QuerySet[Mailing]:
 
 @dataclass(frozen=True)
 class MailingRun:
-    """One run of a mailing with its ledger counted."""
+    """One run of a mailing with its ledger counted; `skipped` recipients (unsubscribed or
+    bounced) were neither sent to nor failed."""
 
     attempt: Attempt
     accepted: int
     failed: int
     pending: int
+    skipped: int
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ class MailingReport:
     accepted: int
     failed: int
     pending: int
+    skipped: int
     top_failure_replies: list[tuple[str, int]]
     failed_deliveries: list[Delivery]
 
@@ -209,7 +212,8 @@ def mailing_report(
 ) -> MailingReport:
     """The latest runs of a mailing counted from the ledger, its totals and its failures.
 
-    Six queries whatever the volume; long lists stop at the limits (the CSV has everything).
+    Skipped recipients are counted apart: they come out of the same grouped counts. Six
+    queries whatever the volume; long lists stop at the limits (the CSV has everything).
     """
     attempts = Attempt.objects.filter(mailing=mailing).order_by("-attempted_at", "-pk")
     latest = list(attempts[:run_limit])
@@ -229,6 +233,7 @@ def mailing_report(
                 accepted=per_run.get((attempt.pk, Delivery.Status.ACCEPTED), 0),
                 failed=per_run.get((attempt.pk, Delivery.Status.FAILED), 0),
                 pending=per_run.get((attempt.pk, Delivery.Status.PENDING), 0),
+                skipped=per_run.get((attempt.pk, Delivery.Status.SKIPPED), 0),
             )
             for attempt in latest
         ],
@@ -236,6 +241,7 @@ def mailing_report(
         accepted=totals.get(Delivery.Status.ACCEPTED, 0),
         failed=totals.get(Delivery.Status.FAILED, 0),
         pending=totals.get(Delivery.Status.PENDING, 0),
+        skipped=totals.get(Delivery.Status.SKIPPED, 0),
         top_failure_replies=list(
             failed.values_list("reply")
             .annotate(count=Count("pk"))

@@ -2,7 +2,8 @@
 
 import django_tables2 as tables
 from django.db.models import QuerySet
-from django.utils.html import format_html
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django_tables2 import A
 from django_tables2.paginators import LazyPaginator
@@ -48,21 +49,53 @@ def list_attrs(table_id: str) -> dict:
 ROW_ATTRS = {"data-pk": lambda record: record.pk}
 
 
+def client_state_badges(client: Client) -> str:
+    """ "Unsubscribed" and "Bounced" badges of a client (none while it gets letters); each says
+    more on hover: when and how it unsubscribed, what the mail server replied."""
+    badges = []
+    if client.unsubscribed_at is not None:
+        title = _("Unsubscribed on %(when)s (%(how)s)") % {
+            "when": _short_datetime(client.unsubscribed_at),
+            "how": client.get_unsubscribe_source_display(),
+        }
+        badges.append(("text-bg-secondary", "unsubscribed", title, _("Unsubscribed")))
+    if client.bounced_at is not None:
+        title = client.bounce_reply or _("Bounced on %(when)s") % {
+            "when": _short_datetime(client.bounced_at)
+        }
+        badges.append(("text-bg-danger", "bounced", title, _("Bounced")))
+    return format_html_join(
+        " ",
+        '<span class="badge {}" data-state="{}" title="{}">{}</span>',
+        badges,
+    )
+
+
+def _short_datetime(moment) -> str:
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+
+
 class ClientTable(tables.Table):
-    """The user's clients; the email links to the client's page."""
+    """The user's clients; the email links to the client's page, and a badge marks those who
+    unsubscribed or bounced."""
 
     email = tables.Column(verbose_name=_("Email"), linkify=("client-detail", {"pk": A("pk")}))
     full_name = tables.Column(verbose_name=_("Full name"))
+    # Computed from the row's own fields: no query.
+    state = tables.Column(verbose_name=_("State"), accessor="pk", orderable=False, empty_values=())
     created_at = tables.DateTimeColumn(verbose_name=_("Added"), short=True)
     actions = RowActionsColumn(noun="client")
 
     class Meta:
         model = Client
-        fields = ["email", "full_name", "created_at"]
+        fields = ["email", "full_name", "state", "created_at"]
         order_by = "email"
         empty_text = _("No clients yet.")
         attrs = list_attrs("client-table")
         row_attrs = ROW_ATTRS
+
+    def render_state(self, record: Client) -> str:
+        return client_state_badges(record)
 
 
 class MessageTable(tables.Table):
@@ -173,6 +206,8 @@ class AttemptTable(tables.Table):
     accepted_count = tables.Column(verbose_name=_("Accepted"), orderable=False, attrs=NUMBER_ATTRS)
     failed_count = tables.Column(verbose_name=_("Failed"), orderable=False, attrs=NUMBER_ATTRS)
     pending_count = tables.Column(verbose_name=_("Pending"), orderable=False, attrs=NUMBER_ATTRS)
+    # Unsubscribed or bounced recipients: neither failed nor waiting.
+    skipped_count = tables.Column(verbose_name=_("Skipped"), orderable=False, attrs=NUMBER_ATTRS)
     server_response = tables.Column(
         verbose_name=_("Server response"),
         orderable=False,
@@ -188,6 +223,7 @@ class AttemptTable(tables.Table):
             "accepted_count",
             "failed_count",
             "pending_count",
+            "skipped_count",
             "server_response",
         ]
         order_by = "-attempted_at"

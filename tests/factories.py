@@ -20,6 +20,7 @@ BODY = "Здравствуйте!\nСкидки до 50%.\n.точка в нач
 ACCEPTED = Delivery.Status.ACCEPTED
 FAILED = Delivery.Status.FAILED
 PENDING = Delivery.Status.PENDING
+SKIPPED = Delivery.Status.SKIPPED
 
 _FROM_START = object()  # next_run_at's default: the mailing's first send
 
@@ -144,7 +145,8 @@ def record_run(
     follows from them unless given.
     """
     counts = {
-        s: sum(1 for o, _ in outcomes.values() if o == s) for s in (ACCEPTED, FAILED, PENDING)
+        s: sum(1 for o, _ in outcomes.values() if o == s)
+        for s in (ACCEPTED, FAILED, PENDING, SKIPPED)
     }
     if status is None:
         status = (
@@ -161,6 +163,7 @@ def record_run(
         accepted_count=counts[ACCEPTED],
         failed_count=counts[FAILED],
         pending_count=counts[PENDING],
+        skipped_count=counts[SKIPPED],
     )
     clients = {
         c.email: c for c in Client.objects.filter(owner=mailing.owner_id, email__in=outcomes)
@@ -174,8 +177,8 @@ def record_run(
             email=email,
             status=outcome,
             reply=reply,
-            tries=0 if outcome == PENDING else 1,
-            sent_at=None if outcome == PENDING else at,
+            tries=0 if outcome in (PENDING, SKIPPED) else 1,
+            sent_at=None if outcome in (PENDING, SKIPPED) else at,
         )
         for email, (outcome, reply) in outcomes.items()
     )

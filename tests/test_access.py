@@ -67,6 +67,13 @@ def test_every_app_url_redirects_an_anonymous_visitor_to_sign_in(client, user):
             assert response.url.startswith(reverse("login")), url
 
 
+def test_the_walk_covers_the_users_own_settings():
+    # No pk: the sign-in test above checks them with the rest.
+    names = {pattern.name for pattern in app_url_patterns()}
+
+    assert "sender-profile" in names
+
+
 @pytest.mark.django_db
 def test_another_users_objects_are_not_found(user_client, other_user):
     theirs = owned_objects(other_user)

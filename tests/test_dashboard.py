@@ -9,7 +9,15 @@ from django.utils import timezone
 
 from core import selectors
 from core.models import Attempt, Mailing
-from tests.factories import ACCEPTED, FAILED, PENDING, make_client, make_mailing, record_run
+from tests.factories import (
+    ACCEPTED,
+    FAILED,
+    PENDING,
+    SKIPPED,
+    make_client,
+    make_mailing,
+    record_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -333,3 +341,30 @@ def test_runs_come_newest_first_ten_to_a_page_and_sort_oldest_first(user, user_c
     assert runs("page=2") == ["10", "11"]
     assert runs("sort=attempted_at") == [str(i) for i in range(11, 1, -1)]
     assert runs("sort=attempted_at&page=2") == ["1", "0"]
+
+
+def test_skipped_recipients_count_neither_as_failed_nor_as_waiting(user, user_client):
+    mailing = make_mailing(owner=user)
+    now = timezone.now()
+    record_run(
+        mailing,
+        {
+            "ann@example.com": (ACCEPTED, "250 OK"),
+            "ivan@example.com": (SKIPPED, "Unsubscribed (link)"),
+            "gone@example.com": (SKIPPED, "Bounced earlier: 550 No such user"),
+        },
+        at=now - timedelta(minutes=5),
+        status=Attempt.Status.SUCCESS,
+    )
+
+    figures = selectors.dashboard_figures(user=user, now=now)
+
+    assert (figures.deliveries_accepted, figures.deliveries_failed) == (1, 0)
+    assert figures.deliveries_pending == 0
+    assert (figures.attempts_success, figures.attempts_failure) == (1, 0)
+    assert sum(day.failed for day in figures.days) == 0
+    html = user_client.get(reverse("home")).text
+    assert text_of(html, "deliveries-failed") == "0"
+    assert "0 letters waiting" in html
+    # The runs table shows them in a column of their own.
+    assert re.search(r">\s*Skipped\s*</th>", html)

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core import selectors
-from tests.factories import ACCEPTED, FAILED, PENDING, make_mailing, record_run
+from tests.factories import ACCEPTED, FAILED, PENDING, SKIPPED, make_mailing, record_run
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +166,51 @@ def test_the_mailing_page_loads_its_report_and_reloads_it_when_a_run_finishes(
     assert f'hx-get="{report_url}"' in html
     assert 'hx-trigger="load, mailingRunFinished from:body"' in html
     assert f'href="{report_url}"' in html  # without JavaScript, a link to the report page
+
+
+def test_skipped_recipients_are_counted_apart_from_failed_ones(user, user_client, htmx_client):
+    mailing = make_mailing(owner=user)
+    now = timezone.now()
+    record_run(
+        mailing,
+        {
+            "ann@example.com": (ACCEPTED, "250 OK"),
+            "bob@example.com": (FAILED, "550 No such user"),
+            "ivan@example.com": (SKIPPED, "Unsubscribed (one-click)"),
+        },
+        at=now - timedelta(days=1),
+    )
+    record_run(
+        mailing,
+        {
+            "ann@example.com": (ACCEPTED, "250 OK"),
+            "bob@example.com": (SKIPPED, "Bounced earlier: 550 No such user"),
+            "ivan@example.com": (SKIPPED, "Unsubscribed (one-click)"),
+        },
+        at=now,
+    )
+
+    report = selectors.mailing_report(mailing=mailing)
+
+    runs = [(r.accepted, r.failed, r.pending, r.skipped) for r in report.runs]
+    assert runs == [(1, 0, 0, 2), (1, 1, 0, 1)]
+    assert (report.accepted, report.failed, report.pending, report.skipped) == (2, 1, 0, 3)
+    assert [d.email for d in report.failed_deliveries] == ["bob@example.com"]
+    assert report.top_failure_replies == [("550 No such user", 1)]
+
+    fragment = htmx_client.get(reverse("mailing-report", args=[mailing.pk])).text
+    assert 'data-testid="report-failed">1<' in fragment
+    assert 'data-testid="report-skipped">3<' in fragment
+    page = user_client.get(reverse("mailing-report", args=[mailing.pk])).text
+    assert re.findall(r'data-testid="run-skipped">(\d+)<', page) == ["2", "1"]
+    detail = user_client.get(reverse("mailing-detail", args=[mailing.pk])).text
+    assert re.findall(r'data-testid="attempt-skipped">(\d+)<', detail) == ["2", "1"]
+
+    response = user_client.get(reverse("mailing-report-csv", args=[mailing.pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    skipped = [(r[2], r[3], r[4], r[6]) for r in rows[1:] if r[3] == "Skipped"]
+    assert sorted(skipped) == [
+        ("bob@example.com", "Skipped", "Bounced earlier: 550 No such user", ""),
+        ("ivan@example.com", "Skipped", "Unsubscribed (one-click)", ""),
+        ("ivan@example.com", "Skipped", "Unsubscribed (one-click)", ""),
+    ]

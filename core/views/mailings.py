@@ -19,6 +19,7 @@ from core.services.scheduling import mailing_schedule
 from core.tables import MailingTable
 from core.views.lists import list_response
 from core.views.modal import modal_deleted, modal_saved, partial_for
+from core.views.previews import chosen_client, letter_context
 
 # The detail page shows the latest runs; older ones stay in the database and the reports.
 ATTEMPTS_SHOWN = 50
@@ -102,7 +103,13 @@ def _mailing_form(request: HttpRequest, *, mailing: Mailing | None) -> HttpRespo
         text = _("Mailing “%(mailing)s” saved.") % {"mailing": saved.message.subject}
         return modal_saved(request, noun="mailing", pk=saved.pk, text=text)
     template = partial_for(request, "core/mailing/form.html", "mailing-form")
-    return TemplateResponse(request, template, {"form": form, "object": mailing})
+    context = {"form": form, "object": mailing, "hint": "mailing"}
+    if mailing is not None:
+        # The live preview starts from the saved message, as the first recipient receives it.
+        first = mailing.clients.order_by("email").first()
+        client = first or chosen_client(user=request.user, pk=None)
+        context |= letter_context(message=mailing.message, user=request.user, client=client)
+    return TemplateResponse(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])

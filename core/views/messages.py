@@ -14,6 +14,7 @@ from core.models import Message
 from core.tables import MessageTable
 from core.views.lists import list_response
 from core.views.modal import modal_deleted, modal_saved, partial_for
+from core.views.previews import chosen_client, letter_context, preview_client_form
 
 
 @require_GET
@@ -25,11 +26,19 @@ def message_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One message and the mailings that send it."""
+    """One message, the letter as a client would receive it (`?preview_client=`, default the
+    first), and the mailings that send it."""
     message = get_object_or_404(selectors.message_list(user=request.user), pk=pk)
+    client = chosen_client(user=request.user, pk=request.GET.get("preview_client"))
     mailings = message.mailings.select_related("message")
     template = partial_for(request, "core/message/detail.html", "message-details")
-    return TemplateResponse(request, template, {"object": message, "mailings": mailings})
+    context = {
+        "object": message,
+        "mailings": mailings,
+        "preview_form": preview_client_form(user=request.user, client=client),
+        **letter_context(message=message, user=request.user, client=client),
+    }
+    return TemplateResponse(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -51,8 +60,16 @@ def _message_form(request: HttpRequest, *, message: Message | None) -> HttpRespo
         saved = form.save()
         text = _("Message “%(subject)s” saved.") % {"subject": saved.subject}
         return modal_saved(request, noun="message", pk=saved.pk, text=text)
+    # The live preview starts from the saved letter, as the first client would receive it.
+    client = chosen_client(user=request.user, pk=None)
     template = partial_for(request, "core/message/form.html", "message-form")
-    return TemplateResponse(request, template, {"form": form, "object": message})
+    context = {
+        "form": form,
+        "object": message,
+        "preview_form": preview_client_form(user=request.user, client=client),
+        **letter_context(message=message, user=request.user, client=client),
+    }
+    return TemplateResponse(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])
