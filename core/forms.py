@@ -45,7 +45,16 @@ def single_line(value: str) -> None:
         raise forms.ValidationError(_("Keep this on one line."), code="line_break")
 
 
-class ClientForm(forms.ModelForm):
+class OwnedModelForm(forms.ModelForm):
+    """A form of something the signed-in user owns: whatever it saves is theirs."""
+
+    def __init__(self, *args, owner: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        self.instance.owner = owner
+
+
+class ClientForm(OwnedModelForm):
     """A client of the signed-in user; the email is unique among that user's clients."""
 
     class Meta:
@@ -54,10 +63,8 @@ class ClientForm(forms.ModelForm):
         labels = {"email": _("Email"), "full_name": _("Full name"), "comment": _("Comment")}
         widgets = {"comment": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, owner: User, **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.owner = owner
-        self.instance.owner = owner
         self.fields["full_name"].validators.append(single_line)
         if self.instance.bounced_at is not None:
             self.fields["email"].help_text = _(
@@ -151,7 +158,7 @@ PLACEHOLDER_MEANINGS = {
 }
 
 
-class MessageForm(forms.ModelForm):
+class MessageForm(OwnedModelForm):
     """A letter: its subject, its body in plain text or Markdown, and the placeholders both
     may use for the recipient (core.services.sending.personalisation)."""
 
@@ -161,9 +168,8 @@ class MessageForm(forms.ModelForm):
         labels = {"subject": _("Subject"), "format": _("Format"), "body": _("Body")}
         widgets = {"body": forms.Textarea(attrs={"rows": 8})}
 
-    def __init__(self, *args, owner: User, **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.instance.owner = owner
         self.fields["subject"].validators.append(single_line)
         # A form posted without the format (older clients, scripts) writes plain text.
         self.fields["format"].required = False
@@ -267,7 +273,7 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(attrs, format="%Y-%m-%dT%H:%M")
 
 
-class MailingForm(forms.ModelForm):
+class MailingForm(OwnedModelForm):
     """One of the user's messages, any of the user's clients, a window and a periodicity.
 
     The status is not a field: the sending engine moves it.
@@ -287,8 +293,7 @@ class MailingForm(forms.ModelForm):
         widgets = {"start_at": DateTimeLocalInput(), "end_at": DateTimeLocalInput()}
 
     def __init__(self, *args, owner: User, search_url: str = "", now: datetime, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.instance.owner = owner
+        super().__init__(*args, owner=owner, **kwargs)
         self.now = now
         # Only the user's own rows are valid choices: another user's id fails like a typo.
         self.fields["message"].queryset = selectors.message_list(user=owner)

@@ -1,6 +1,7 @@
 """Tests for the run-slot arithmetic of periodic mailings."""
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -310,6 +311,27 @@ def test_no_slot_after_the_last_one_before_end():
     )
 
     assert slot is None
+
+
+def test_slot_and_next_of_a_schedule_are_the_slot_a_moment_falls_in_and_the_one_after():
+    schedule = SimpleNamespace(
+        start_at=datetime(2024, 1, 31, 9, 0, tzinfo=MOSCOW),
+        periodicity=MONTHLY,
+        end_at=datetime(2024, 4, 1, tzinfo=MOSCOW),
+    )
+
+    inside = slots.slot_and_next(
+        schedule=schedule, moment=datetime(2024, 2, 29, 12, 0, tzinfo=MOSCOW), tz=MOSCOW
+    )
+    last = slots.slot_and_next(
+        schedule=schedule, moment=datetime(2024, 3, 31, 9, 0, tzinfo=MOSCOW), tz=MOSCOW
+    )
+
+    assert inside == (
+        datetime(2024, 2, 29, 9, 0, tzinfo=MOSCOW),
+        datetime(2024, 3, 31, 9, 0, tzinfo=MOSCOW),
+    )
+    assert last == (datetime(2024, 3, 31, 9, 0, tzinfo=MOSCOW), None)
 
 
 # --- slot_index_at_or_before ----------------------------------------------------------------

@@ -20,24 +20,12 @@ def mailing_next_run(*, mailing: Mailing, now: datetime) -> datetime | None:
     tz = ZoneInfo(settings.TIME_ZONE)
     if mailing.end_at <= now:
         return None
-    current = slots.slot_at_or_before(
-        first=mailing.start_at,
-        periodicity=mailing.periodicity,
-        moment=now,
-        end=mailing.end_at,
-        tz=tz,
-    )
+    current, upcoming = slots.slot_and_next(schedule=mailing, moment=now, tz=tz)
     if current is not None and not (
         mailing.pk and Attempt.objects.filter(mailing=mailing, slot_at=current).exists()
     ):
         return current
-    return slots.next_slot_after(
-        first=mailing.start_at,
-        periodicity=mailing.periodicity,
-        after=now,
-        end=mailing.end_at,
-        tz=tz,
-    )
+    return upcoming
 
 
 def mailing_schedule(*, mailing: Mailing, now: datetime) -> None:

@@ -29,7 +29,7 @@ Rules shared by every function here:
 
 import calendar
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
 DAILY: Final = "daily"
@@ -118,6 +118,28 @@ def next_slot_after(
         return None
     # The end is exclusive: a slot exactly at the end does not run.
     return candidate if candidate < end else None
+
+
+class Schedule(Protocol):
+    """What a mailing's slots follow from; a `Mailing` is one."""
+
+    start_at: datetime
+    periodicity: str
+    end_at: datetime
+
+
+def slot_and_next(
+    *, schedule: Schedule, moment: datetime, tz: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    """Return ``slot_at_or_before`` and ``next_slot_after`` of ``moment`` for ``schedule``.
+
+    The pair every scheduling decision asks for: the slot ``moment`` falls in, and the next one.
+    """
+    window = {"first": schedule.start_at, "periodicity": schedule.periodicity, "tz": tz}
+    return (
+        slot_at_or_before(**window, moment=moment, end=schedule.end_at),
+        next_slot_after(**window, after=moment, end=schedule.end_at),
+    )
 
 
 def _check_periodicity(periodicity: str) -> None:

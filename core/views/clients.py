@@ -15,7 +15,7 @@ from core.forms import ClientForm
 from core.models import Client
 from core.tables import ClientTable
 from core.views.lists import list_response
-from core.views.modal import modal_deleted, modal_saved, partial_for
+from core.views.modal import modal_deleted, modal_form, modal_saved, partial_for
 
 
 @require_GET
@@ -35,19 +35,11 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def client_create(request: HttpRequest) -> HttpResponse:
-    """A new client; a duplicate email is an error next to the field."""
-    return _client_form(request, client=None)
-
-
-@require_http_methods(["GET", "POST"])
-def client_update(request: HttpRequest, pk: int) -> HttpResponse:
-    """Edit a client; its own email is never reported as a duplicate."""
-    client = get_object_or_404(selectors.client_list(user=request.user), pk=pk)
-    return _client_form(request, client=client)
-
-
-def _client_form(request: HttpRequest, *, client: Client | None) -> HttpResponse:
+def client_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A new client, or an edit of client `pk`; a duplicate email is an error next to the
+    field, but a client's own email is never reported as one."""
+    clients = selectors.client_list(user=request.user)
+    client = None if pk is None else get_object_or_404(clients, pk=pk)
     form = ClientForm(request.POST or None, instance=client, owner=request.user)
     if request.method == "POST" and form.is_valid() and (saved := _save(form)):
         text = _("Client %(email)s saved.") % {"email": saved.email}
@@ -55,9 +47,9 @@ def _client_form(request: HttpRequest, *, client: Client | None) -> HttpResponse
     validate_email_url = reverse("client-validate-email")
     if client is not None:
         validate_email_url += f"?pk={client.pk}"
-    template = partial_for(request, "core/client/form.html", "client-form")
-    context = {"form": form, "object": client, "validate_email_url": validate_email_url}
-    return TemplateResponse(request, template, context)
+    return modal_form(
+        request, noun="client", form=form, obj=client, validate_email_url=validate_email_url
+    )
 
 
 def _save(form: ClientForm) -> Client | None:

@@ -18,7 +18,7 @@ from core.models import Attempt, Mailing
 from core.services.scheduling import mailing_schedule
 from core.tables import MailingTable
 from core.views.lists import list_response
-from core.views.modal import modal_deleted, modal_saved, partial_for
+from core.views.modal import modal_deleted, modal_form, modal_saved, partial_for
 from core.views.previews import chosen_client, letter_context
 
 # The detail page shows the latest runs; older ones stay in the database and the reports.
@@ -75,19 +75,11 @@ def _attempts_context(mailing: Mailing) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-def mailing_create(request: HttpRequest) -> HttpResponse:
-    """A new mailing of one of the user's messages to some of the user's clients."""
-    return _mailing_form(request, mailing=None)
-
-
-@require_http_methods(["GET", "POST"])
-def mailing_update(request: HttpRequest, pk: int) -> HttpResponse:
-    """Edit a mailing; it is scheduled again from the new window."""
-    mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
-    return _mailing_form(request, mailing=mailing)
-
-
-def _mailing_form(request: HttpRequest, *, mailing: Mailing | None) -> HttpResponse:
+def mailing_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A new mailing of one of the user's messages to some of the user's clients, or an edit
+    of mailing `pk`, which is scheduled again from its new window."""
+    mailings = selectors.mailing_list(user=request.user)
+    mailing = None if pk is None else get_object_or_404(mailings, pk=pk)
     form = MailingForm(
         request.POST or None,
         instance=mailing,
@@ -102,14 +94,13 @@ def _mailing_form(request: HttpRequest, *, mailing: Mailing | None) -> HttpRespo
         mailing_schedule(mailing=saved, now=timezone.now())
         text = _("Mailing “%(mailing)s” saved.") % {"mailing": saved.message.subject}
         return modal_saved(request, noun="mailing", pk=saved.pk, text=text)
-    template = partial_for(request, "core/mailing/form.html", "mailing-form")
-    context = {"form": form, "object": mailing, "hint": "mailing"}
+    context = {"hint": "mailing"}
     if mailing is not None:
         # The live preview starts from the saved message, as the first recipient receives it.
         first = mailing.clients.order_by("email").first()
         client = first or chosen_client(user=request.user, pk=None)
         context |= letter_context(message=mailing.message, user=request.user, client=client)
-    return TemplateResponse(request, template, context)
+    return modal_form(request, noun="mailing", form=form, obj=mailing, **context)
 
 
 @require_http_methods(["GET", "POST"])

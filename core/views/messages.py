@@ -10,10 +10,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core import selectors
 from core.filters import MessageFilter
 from core.forms import MessageForm
-from core.models import Message
+from core.models import Client, Message
 from core.tables import MessageTable
 from core.views.lists import list_response
-from core.views.modal import modal_deleted, modal_saved, partial_for
+from core.views.modal import modal_deleted, modal_form, modal_saved, partial_for
 from core.views.previews import chosen_client, letter_context, preview_client_form
 
 
@@ -32,29 +32,16 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     client = chosen_client(user=request.user, pk=request.GET.get("preview_client"))
     mailings = message.mailings.select_related("message")
     template = partial_for(request, "core/message/detail.html", "message-details")
-    context = {
-        "object": message,
-        "mailings": mailings,
-        "preview_form": preview_client_form(user=request.user, client=client),
-        **letter_context(message=message, user=request.user, client=client),
-    }
+    context = {"object": message, "mailings": mailings, **_letter_context(request, message, client)}
     return TemplateResponse(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])
-def message_create(request: HttpRequest) -> HttpResponse:
-    """A new message."""
-    return _message_form(request, message=None)
-
-
-@require_http_methods(["GET", "POST"])
-def message_update(request: HttpRequest, pk: int) -> HttpResponse:
-    """Edit a message; mailings that use it send the new text from their next run."""
-    message = get_object_or_404(selectors.message_list(user=request.user), pk=pk)
-    return _message_form(request, message=message)
-
-
-def _message_form(request: HttpRequest, *, message: Message | None) -> HttpResponse:
+def message_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A new message, or an edit of message `pk`; mailings that use it send the new text from
+    their next run."""
+    messages = selectors.message_list(user=request.user)
+    message = None if pk is None else get_object_or_404(messages, pk=pk)
     form = MessageForm(request.POST or None, instance=message, owner=request.user)
     if request.method == "POST" and form.is_valid():
         saved = form.save()
@@ -62,14 +49,16 @@ def _message_form(request: HttpRequest, *, message: Message | None) -> HttpRespo
         return modal_saved(request, noun="message", pk=saved.pk, text=text)
     # The live preview starts from the saved letter, as the first client would receive it.
     client = chosen_client(user=request.user, pk=None)
-    template = partial_for(request, "core/message/form.html", "message-form")
-    context = {
-        "form": form,
-        "object": message,
+    context = _letter_context(request, message, client)
+    return modal_form(request, noun="message", form=form, obj=message, **context)
+
+
+def _letter_context(request: HttpRequest, message: Message | None, client: Client | None) -> dict:
+    """The letter as `client` would receive it, and the "Preview as" select that picks them."""
+    return {
         "preview_form": preview_client_form(user=request.user, client=client),
         **letter_context(message=message, user=request.user, client=client),
     }
-    return TemplateResponse(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -9,6 +9,7 @@ the same submit redirects, and the next page shows the message.
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
@@ -37,6 +38,13 @@ def _done(
     if request.htmx:
         return HttpResponseClientRedirect(redirect_to)
     return redirect(redirect_to)
+
+
+def modal_form(request: HttpRequest, *, noun: str, form, obj, **context) -> TemplateResponse:
+    """The create or edit form of a `noun` (`obj`, None for a new one), with `context`: the
+    whole page, or for htmx its `<noun>-form` partial, which the modal shows."""
+    template = partial_for(request, f"core/{noun}/form.html", f"{noun}-form")
+    return TemplateResponse(request, template, {"form": form, "object": obj, **context})
 
 
 def partial_for(request: HttpRequest, template: str, partial: str) -> str:

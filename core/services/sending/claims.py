@@ -71,20 +71,7 @@ def attempt_claim_due(*, now: datetime, mailing_id: int | None = None) -> Attemp
             mailing = due.order_by("next_run_at").first()
             if mailing is None:
                 return None
-            slot = slots.slot_at_or_before(
-                first=mailing.start_at,
-                periodicity=mailing.periodicity,
-                moment=now,
-                end=mailing.end_at,
-                tz=tz,
-            )
-            mailing.next_run_at = slots.next_slot_after(
-                first=mailing.start_at,
-                periodicity=mailing.periodicity,
-                after=now,
-                end=mailing.end_at,
-                tz=tz,
-            )
+            slot, mailing.next_run_at = slots.slot_and_next(schedule=mailing, moment=now, tz=tz)
             attempt = None
             if (
                 slot is not None

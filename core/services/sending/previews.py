@@ -14,9 +14,9 @@ from django.conf import settings
 from core.models import Client, Message, User
 from core.services.sending.dkim import DkimKeyError, dkim_signer
 from core.services.sending.identity import sender_identity
-from core.services.sending.letters import Letter, LetterError
+from core.services.sending.letters import Letter, LetterError, PersonalisedLetter
 from core.services.sending.personalisation import PlaceholderError, recipient_values
-from core.services.sending.smtp import Session, SessionError, decode
+from core.services.sending.smtp import Session, SessionError, reply_of
 from core.services.suppression import unsubscribe_url
 
 # A token that names no client: the sample link of previews and test sends leads to the
@@ -24,13 +24,8 @@ from core.services.suppression import unsubscribe_url
 _SAMPLE_CLIENT_ID = 0
 
 
-@dataclass(frozen=True)
-class LetterPreview:
-    """What the recipient reads: subject, text part, and the HTML part of a Markdown letter."""
-
-    subject: str
-    text: str
-    html: str | None
+# What the recipient reads: subject, text part, and the HTML part of a Markdown letter.
+LetterPreview = PersonalisedLetter
 
 
 @dataclass(frozen=True)
@@ -46,10 +41,7 @@ def letter_preview(*, message: Message, user: User, client: Client | None = None
     user's own name and email. Raises PlaceholderError if the message's text cannot be used."""
     letter = Letter.of_message(message=message, identity=sender_identity(user=user))
     values = _values(user=user, client=client, sample_link=client is None)
-    personalised = letter.personalise(values)
-    return LetterPreview(
-        subject=personalised.subject, text=personalised.text, html=personalised.html
-    )
+    return letter.personalise(values)
 
 
 def message_send_test(
@@ -93,9 +85,7 @@ def message_send_test(
         try:
             code, reply = session.command(session.smtp.data, rendered.content)
         except smtplib.SMTPDataError as error:
-            return TestSendResult(
-                accepted=False, reply=f"{error.smtp_code} {decode(error.smtp_error)}"
-            )
+            return TestSendResult(accepted=False, reply=reply_of(error))
         return TestSendResult(accepted=code == 250, reply=f"{code} {reply}")
     except LetterError as error:
         return TestSendResult(accepted=False, reply=str(error))

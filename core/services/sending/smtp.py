@@ -57,12 +57,7 @@ class Session:
                 timeout=self.timeout,
             )
         except smtplib.SMTPConnectError as error:
-            if error.smtp_code == -1:
-                raise SessionError(unintelligible(error.smtp_error)) from None
-            raise SessionError(
-                _("The mail server refused the connection: %(reply)s")
-                % {"reply": f"{error.smtp_code} {decode(error.smtp_error)}"}
-            ) from None
+            raise refusal(_("The mail server refused the connection: %(reply)s"), error) from None
         except (TimeoutError, smtplib.SMTPServerDisconnected) as error:
             if isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
                 raise SessionError(
@@ -88,17 +83,11 @@ class Session:
         except smtplib.SMTPAuthenticationError as error:
             self.close()
             raise SessionError(
-                _("The mail server refused the login: %(reply)s")
-                % {"reply": f"{error.smtp_code} {decode(error.smtp_error)}"}
+                _("The mail server refused the login: %(reply)s") % {"reply": reply_of(error)}
             ) from None
         except smtplib.SMTPResponseException as error:
             self.close()
-            if error.smtp_code == -1:
-                raise SessionError(unintelligible(error.smtp_error)) from None
-            raise SessionError(
-                _("The mail server refused the session: %(reply)s")
-                % {"reply": f"{error.smtp_code} {decode(error.smtp_error)}"}
-            ) from None
+            raise refusal(_("The mail server refused the session: %(reply)s"), error) from None
         except smtplib.SMTPException as error:
             self.close()
             raise SessionError(
@@ -204,6 +193,19 @@ def unverified(error: ssl.SSLCertVerificationError) -> SessionError:
     return SessionError(
         _("The mail server's certificate could not be verified: %(reason)s.") % {"reason": reason}
     )
+
+
+def refusal(text: str, error: smtplib.SMTPResponseException) -> SessionError:
+    """The server's refusal `error` told by `text` (whose `%(reply)s` is its reply); a reply
+    without a code is unintelligible."""
+    if error.smtp_code == -1:
+        return SessionError(unintelligible(error.smtp_error))
+    return SessionError(text % {"reply": reply_of(error)})
+
+
+def reply_of(error: smtplib.SMTPResponseException) -> str:
+    """The server's reply that `error` carries, code and text on one line."""
+    return f"{error.smtp_code} {decode(error.smtp_error)}"
 
 
 def unintelligible(reply: bytes | str) -> str:
