@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from core import selectors
 from core.models import Client, Mailing, Message, User, normalize_email_address
 from core.services.sending import identity, personalisation
-from core.services.sending.letters import idna_address
+from core.services.sending.headers import idna_address
 
 
 class SignupForm(BaseUserCreationForm):

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.mail.utils import DNS_NAME
 
 from core.models import User
-from core.services.sending.letters import encoded_words, idna_address, idna_domain
+from core.services.sending.headers import encoded_words, idna_address, idna_domain
 
 
 @dataclass(frozen=True)

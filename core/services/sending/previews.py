@@ -13,8 +13,9 @@ from django.conf import settings
 
 from core.models import Client, Message, User
 from core.services.sending.dkim import DkimKeyError, dkim_signer
+from core.services.sending.headers import LetterError
 from core.services.sending.identity import sender_identity
-from core.services.sending.letters import Letter, LetterError, PersonalisedLetter
+from core.services.sending.letters import Letter, PersonalisedLetter
 from core.services.sending.personalisation import PlaceholderError, recipient_values
 from core.services.sending.smtp import Session, SessionError, reply_of
 from core.services.suppression import unsubscribe_url

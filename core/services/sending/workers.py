@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from core.models import Attempt, Client, Delivery
 from core.services.sending.claims import deliveries_skip_suppressed, lease_end
 from core.services.sending.dkim import dkim_signer
+from core.services.sending.headers import LetterError
 from core.services.sending.identity import sender_identity_of
-from core.services.sending.letters import Letter, LetterError, RenderedLetter
+from core.services.sending.letters import Letter, RenderedLetter
 from core.services.sending.smtp import (
     Session,
     SessionDropped,
