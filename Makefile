@@ -57,9 +57,10 @@ format: $(VENV)/.installed
 
 # Refresh the Russian catalogue after changing user-facing strings, translate the new entries in
 # locale/ru/LC_MESSAGES/django.po, then `make messages` again to compile it (needs GNU gettext).
+# DEBUG=true: the catalogue needs no production settings (SECRET_KEY...), even without a .env.
 messages: $(VENV)/.installed
-	$(PY) manage.py makemessages -l ru --ignore=.venv --ignore=node_modules --ignore=var --no-obsolete
-	$(PY) manage.py compilemessages -l ru --ignore=.venv --ignore=node_modules
+	DEBUG=true $(PY) manage.py makemessages -l ru --ignore=.venv --ignore=node_modules --ignore=var --no-obsolete
+	DEBUG=true $(PY) manage.py compilemessages -l ru --ignore=.venv --ignore=node_modules
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles var/test-db.sqlite3*

@@ -6,6 +6,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core import selectors
 from core.models import Attempt, Client, Mailing, Message, Periodicity
@@ -88,6 +89,7 @@ class DateRangeWidget(django_filters.widgets.DateRangeWidget):
     """Two browser date pickers: `<name>_after` and `<name>_before`."""
 
     def __init__(self) -> None:
+        # The "date range" context: in Russian a range's From/To are not a letter's From/To.
         widgets = [
             forms.DateInput(
                 format="%Y-%m-%d",
@@ -97,7 +99,7 @@ class DateRangeWidget(django_filters.widgets.DateRangeWidget):
                     "aria-label": label,
                 },
             )
-            for label in (_("From"), _("To"))
+            for label in (pgettext_lazy("date range", "From"), pgettext_lazy("date range", "To"))
         ]
         django_filters.widgets.SuffixedMultiWidget.__init__(self, widgets)
 
@@ -144,12 +146,12 @@ class AttemptFilter(django_filters.FilterSet):
         label=_("Status"), choices=Attempt.Status.choices, empty_label=_("Any status")
     )
     date_from = django_filters.DateFilter(
-        label=_("From"),
+        label=pgettext_lazy("date range", "From"),
         method="filter_date_from",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     date_to = django_filters.DateFilter(
-        label=_("To"),
+        label=pgettext_lazy("date range", "To"),
         method="filter_date_to",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
