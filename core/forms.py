@@ -9,7 +9,7 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
 from core import selectors
-from core.models import Client, Mailing, Message, User, normalize_email_address
+from core.models import Client, Mailing, Message, User, normalize_email_address, parse_object_id
 from core.services.sending import identity, personalisation
 from core.services.sending.headers import idna_address
 
@@ -218,7 +218,7 @@ class ClientPicker(forms.SelectMultiple):
 
     def optgroups(self, name, value, attrs=None):
         queryset = self.choices.queryset
-        chosen_pks = [int(pk) for pk in value if str(pk).isdigit()]
+        chosen_pks = [pk for pk in map(parse_object_id, value) if pk is not None]
         chosen = list(queryset.filter(pk__in=chosen_pks)) if chosen_pks else []
         first = list(queryset.exclude(pk__in=chosen_pks).order_by("email")[: self.PRELOADED])
         groups = []

@@ -14,6 +14,23 @@ def normalize_email_address(value: str | None) -> str | None:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+# The largest key a BigAutoField holds; a larger number names no row (and overflows SQLite).
+MAX_OBJECT_ID = 2**63 - 1
+
+
+def parse_object_id(value: object) -> int | None:
+    """The object id that a query parameter or form value names; None for anything else.
+
+    `str.isdigit` is not enough: it accepts "²" and other non-ASCII digits that int() refuses,
+    and numbers past what the database's keys hold.
+    """
+    text = str(value).strip() if value is not None else ""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_OBJECT_ID else None
+
+
 class NormalizedEmailField(models.EmailField):
     """An email field that stores, and looks up, the trimmed lower-case form of the address."""
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core import selectors
 from core.forms import MessageForm, PreviewClientForm
-from core.models import Client, Message, User
+from core.models import Client, Message, User, parse_object_id
 from core.services import sending
 from core.services.sending.personalisation import PlaceholderError
 
@@ -26,9 +26,9 @@ def chosen_client(*, user: User, pk: str | None) -> Client | None:
     have none). Another user's client, or a pk that is no number, is a 404."""
     clients = selectors.client_list(user=user)
     if pk:
-        if not pk.isdigit():
+        if (client_id := parse_object_id(pk)) is None:
             raise Http404
-        return get_object_or_404(clients, pk=pk)
+        return get_object_or_404(clients, pk=client_id)
     return clients.order_by("email").first()
 
 
@@ -87,9 +87,9 @@ def mailing_preview(request: HttpRequest) -> HttpResponse:
     receive it: the form's live preview."""
     message = None
     if message_pk := request.POST.get("message"):
-        if not message_pk.isdigit():
+        if (message_id := parse_object_id(message_pk)) is None:
             raise Http404
-        message = get_object_or_404(selectors.message_list(user=request.user), pk=message_pk)
+        message = get_object_or_404(selectors.message_list(user=request.user), pk=message_id)
     chosen = [pk for pk in request.POST.getlist("clients") if pk]
     client = chosen_client(user=request.user, pk=chosen[0] if chosen else None)
     context = letter_context(message=message, user=request.user, client=client)

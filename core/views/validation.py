@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from core import selectors
 from core.forms import ClientForm
+from core.models import parse_object_id
 
 
 @require_GET
@@ -18,9 +19,9 @@ def client_email(request: HttpRequest) -> HttpResponse:
     """
     client = None
     if pk := request.GET.get("pk"):
-        if not pk.isdigit():
+        if (client_id := parse_object_id(pk)) is None:
             raise Http404
-        client = get_object_or_404(selectors.client_list(user=request.user), pk=pk)
+        client = get_object_or_404(selectors.client_list(user=request.user), pk=client_id)
     form = ClientForm(request.GET, instance=client, owner=request.user)
     form.is_valid()
     return TemplateResponse(request, "core/client/form.html#client-email-errors", {"form": form})
