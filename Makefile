@@ -44,7 +44,12 @@ run: setup
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "Browser tests need Chromium at /usr/bin/chromium: sudo apt-get install chromium" >&2; exit 1; fi
 
-test: setup /usr/bin/chromium
+# The test that every string of the code is in the Russian catalogue runs GNU gettext.
+/usr/bin/xgettext:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; \
+	else echo "The translation tests need GNU gettext: sudo apt-get install gettext" >&2; exit 1; fi
+
+test: setup /usr/bin/chromium /usr/bin/xgettext
 	DJANGO_ALLOW_ASYNC_UNSAFE=true $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
