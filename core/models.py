@@ -60,6 +60,9 @@ class UserManager(DjangoUserManager):
         return user
 
     def _create_user(self, username, email, password, **extra_fields):
+        # An account made by the operator (createsuperuser, the demo, the admin, tests) is
+        # verified; sign-up passes email_verified_at=None and is_active=False instead.
+        extra_fields.setdefault("email_verified_at", timezone.now())
         user = self._create_user_object(username, email, password, **extra_fields)
         user.save(using=self._db)
         return user
@@ -89,6 +92,14 @@ class User(AbstractUser):
     reply_to = NormalizedEmailField(_("reply-to address"), max_length=254, blank=True)
     # Only at a domain the operator allows (EMAIL_ALLOWED_FROM_DOMAINS); else DEFAULT_FROM_EMAIL.
     from_email = NormalizedEmailField(_("from address"), max_length=254, blank=True)
+    # When the user opened the link of their verification letter. A new account is inactive
+    # (it cannot sign in) until then; the demo account and superusers are verified at birth.
+    email_verified_at = models.DateTimeField(_("email verified"), null=True, blank=True)
+    # Set by a manager, with a reason: a blocked user cannot sign in and nothing of theirs is sent.
+    blocked_at = models.DateTimeField(_("blocked"), null=True, blank=True)
+    blocked_reason = models.TextField(_("reason for blocking"), blank=True)
+    # Letters a day this user's runs may send; empty: the service's DAILY_LETTER_QUOTA.
+    daily_quota = models.PositiveIntegerField(_("daily letter quota"), null=True, blank=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -239,6 +250,11 @@ class Mailing(OwnedModel):
     )
     # When the scheduler should run it next; null once no run remains.
     next_run_at = models.DateTimeField(_("next run"), null=True, blank=True)
+    # Paused by its owner: no new run until resumed, and then no backlog.
+    paused_at = models.DateTimeField(_("paused"), null=True, blank=True)
+    # Disabled by a manager, with a reason: nothing is sent until a manager enables it again.
+    disabled_at = models.DateTimeField(_("disabled"), null=True, blank=True)
+    disabled_reason = models.TextField(_("reason for disabling"), blank=True)
 
     class Meta:
         verbose_name = _("mailing")
@@ -268,6 +284,9 @@ class Attempt(models.Model):
         RUNNING = "running", _("In progress")
         SUCCESS = "success", _("Success")
         FAILURE = "failure", _("Failure")
+        # Ended early on request (the owner's stop, a pause, a block): its letters in flight
+        # went out, the rest stayed pending.
+        STOPPED = "stopped", _("Stopped")
 
     mailing = models.ForeignKey(
         Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="attempts"
@@ -291,6 +310,8 @@ class Attempt(models.Model):
     resume_at = models.DateTimeField(_("resumes at"), null=True, blank=True)
     # How often this run was resumed for recipients it left pending.
     resumes = models.PositiveSmallIntegerField(_("resumes"), default=0)
+    # Someone asked the run to stop; its sender sees it between batches and ends it as stopped.
+    stop_requested_at = models.DateTimeField(_("stop requested"), null=True, blank=True)
     accepted_count = models.PositiveIntegerField(_("accepted"), default=0)
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
     pending_count = models.PositiveIntegerField(_("pending"), default=0)
@@ -377,3 +398,59 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email}: {self.status}"
+
+
+class AuditEntry(models.Model):
+    """One act of a manager (or the admin) on another user's account or mailing, and why.
+
+    Kept when its subject is deleted: `subject` says what it was.
+    """
+
+    class Action(models.TextChoices):
+        BLOCK_USER = "block-user", _("Blocked a user")
+        UNBLOCK_USER = "unblock-user", _("Unblocked a user")
+        DISABLE_MAILING = "disable-mailing", _("Disabled a mailing")
+        ENABLE_MAILING = "enable-mailing", _("Enabled a mailing")
+        SET_QUOTA = "set-quota", _("Changed a daily quota")
+
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("who"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="audit_entries_made",
+    )
+    action = models.CharField(_("what"), max_length=32, choices=Action.choices)
+    user = models.ForeignKey(
+        User,
+        verbose_name=_("whose"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+    )
+    mailing = models.ForeignKey(
+        Mailing,
+        verbose_name=_("mailing"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+    )
+    subject = models.CharField(_("subject"), max_length=300)
+    reason = models.TextField(_("reason"))
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        ordering = ["-created_at"]
+        permissions = [
+            ("oversee", _("Can see every user and mailing")),
+            ("block_user", _("Can block and unblock users")),
+            ("disable_mailing", _("Can disable and enable any mailing")),
+            ("set_quota", _("Can change a user's daily quota")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.subject}"
