@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A user blocked by a manager is signed out here, at their next request.
+    "core.auth.BlockedUserSignOutMiddleware",
     # After the two above: it reads request.htmx and hands messages over before they are stored.
     "core.middleware.HtmxMessagesMiddleware",
 ]
@@ -130,6 +132,8 @@ DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
+# Django's own backend, refusing users a manager blocked (core.auth).
+AUTHENTICATION_BACKENDS = ["core.auth.BlockedUsersRefusedBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -21,7 +21,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="core.auth.BlockedUsersRefusedBackend")
         messages.success(request, _("Welcome! Your account is ready."))
         return redirect("home")
     return TemplateResponse(request, "registration/signup.html", {"form": form})
