@@ -4,6 +4,7 @@ and the audit log that keeps each act."""
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -13,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import Attempt, AuditEntry, Mailing, User
+from core.permissions import is_manager
 from core.services import administration
 from tests.factories import (
     ACCEPTED,
@@ -438,3 +440,11 @@ def test_a_manager_sees_the_success_message_after_a_plain_act(manager_client, us
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
         "The daily quota of anna@example.com is changed."
     ]
+
+
+def test_a_deleted_managers_group_is_made_again_with_its_permissions(user):
+    Group.objects.filter(name="Managers").delete()
+
+    call_command("managers", "add", "anna@example.com")
+
+    assert is_manager(User.objects.get(pk=user.pk))

@@ -9,14 +9,14 @@ owner or a disabled mailing.
 
 from datetime import datetime
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from core.models import Attempt, AuditEntry, Mailing, User
-from core.permissions import MANAGERS_GROUP
+from core.permissions import MANAGER_PERMISSIONS, MANAGERS_GROUP
 from core.services.scheduling import mailing_next_run
 
 
@@ -132,14 +132,26 @@ def mailing_enable(*, actor: User, mailing: Mailing, reason: str, now: datetime)
         )
 
 
+def managers_group() -> Group:
+    """The "Managers" group, which migration 0008 made; made again, with its permissions, if
+    it was deleted since."""
+    group, created = Group.objects.get_or_create(name=MANAGERS_GROUP)
+    if created:
+        codenames = [name.split(".")[1] for name in MANAGER_PERMISSIONS.values()]
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label="core", codename__in=codenames)
+        )
+    return group
+
+
 def managers_add(*, user: User) -> None:
     """Make `user` a manager: a member of the "Managers" group."""
-    user.groups.add(Group.objects.get(name=MANAGERS_GROUP))
+    user.groups.add(managers_group())
 
 
 def managers_remove(*, user: User) -> None:
     """Take `user` out of the "Managers" group (a superuser stays a manager regardless)."""
-    user.groups.remove(Group.objects.get(name=MANAGERS_GROUP))
+    user.groups.remove(managers_group())
 
 
 def manager_list() -> QuerySet[User]:
