@@ -53,6 +53,18 @@ class OwnedModelForm(forms.ModelForm):
         self.owner = owner
         self.instance.owner = owner
 
+    def save(self, commit: bool = True):
+        """Save; an edit writes the form's own fields only, so what others wrote meanwhile stays
+        (a recipient's unsubscribe, a bounce, the engine's status, a manager's disable)."""
+        if not commit or self.instance._state.adding:
+            return super().save(commit=commit)
+        instance = super().save(commit=False)
+        many_to_many = {field.name for field in instance._meta.many_to_many}
+        own = [name for name in self._meta.fields if name in self.cleaned_data]
+        instance.save(update_fields=[*(n for n in own if n not in many_to_many), "updated_at"])
+        self._save_m2m()
+        return instance
+
 
 class ClientForm(OwnedModelForm):
     """A client of the signed-in user; the email is unique among that user's clients."""
