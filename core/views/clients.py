@@ -22,7 +22,14 @@ from core.views.modal import modal_deleted, modal_form, modal_saved, partial_for
 def client_list(request: HttpRequest) -> HttpResponse:
     """The user's clients, filtered, sorted and paged; htmx gets only the table section."""
     filterset = ClientFilter(request.GET, queryset=selectors.client_list(user=request.user))
-    return list_response(request, filterset, ClientTable, "core/client/list.html#client-table")
+    return list_response(
+        request,
+        filterset,
+        ClientTable,
+        noun="client",
+        heading=_("Clients"),
+        create_label=_("New client"),
+    )
 
 
 @require_GET

@@ -32,7 +32,15 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
         recipient_count=Count("clients", distinct=True)
     )
     filterset = MailingFilter(request.GET, queryset=queryset, request=request)
-    return list_response(request, filterset, MailingTable, "core/mailing/list.html#mailing-table")
+    return list_response(
+        request,
+        filterset,
+        MailingTable,
+        noun="mailing",
+        heading=_("Mailings"),
+        create_label=_("New mailing"),
+        tom_select=True,  # the mailing form opens here in the modal
+    )
 
 
 @require_GET

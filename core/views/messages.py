@@ -21,7 +21,14 @@ from core.views.previews import chosen_client, letter_context, preview_client_fo
 def message_list(request: HttpRequest) -> HttpResponse:
     """The user's messages, filtered, sorted and paged; htmx gets only the table section."""
     filterset = MessageFilter(request.GET, queryset=selectors.message_list(user=request.user))
-    return list_response(request, filterset, MessageTable, "core/message/list.html#message-table")
+    return list_response(
+        request,
+        filterset,
+        MessageTable,
+        noun="message",
+        heading=_("Messages"),
+        create_label=_("New message"),
+    )
 
 
 @require_GET
