@@ -5,7 +5,7 @@ from email.utils import parseaddr
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import BaseUserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
 from core import selectors
@@ -15,7 +15,11 @@ from core.services.sending.headers import idna_address
 
 
 class SignupForm(BaseUserCreationForm):
-    """A new account: an email to sign in with and a password typed twice."""
+    """A new account: an email to sign in with and a password typed twice.
+
+    An address that already has an account is no error here: the page must not tell a
+    stranger so. Its owner gets a letter instead (core.services.accounts).
+    """
 
     class Meta:
         model = User
@@ -23,10 +27,52 @@ class SignupForm(BaseUserCreationForm):
         labels = {"email": _("Email"), "full_name": _("Your name")}
 
     def clean_email(self) -> str:
-        email = normalize_email_address(self.cleaned_data["email"])
-        if User.objects.filter(email=email).exists():
-            raise forms.ValidationError(_("An account with this email already exists."))
-        return email
+        return normalize_email_address(self.cleaned_data["email"])
+
+    def validate_unique(self) -> None:
+        # The email is the only unique field, and a taken one must pass (see above).
+        return
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, which also says when the account waits for its address to be
+    verified: only to someone who typed the right password, so it reveals nothing else."""
+
+    unverified = False
+
+    def clean(self) -> dict:
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if self._unverified_with_right_password():
+                self.unverified = True
+                raise forms.ValidationError(
+                    _("Your email address is not verified yet: open the link we sent you."),
+                    code="unverified",
+                ) from None
+            raise
+
+    def _unverified_with_right_password(self) -> bool:
+        if getattr(self.request, "axes_locked_out", False):
+            return False
+        email = normalize_email_address(self.cleaned_data.get("username"))
+        password = self.cleaned_data.get("password")
+        user = User.objects.filter(email=email).first() if email and password else None
+        return (
+            user is not None
+            and not user.is_active
+            and user.email_verified_at is None
+            and user.check_password(password)
+        )
+
+
+class VerificationResendForm(forms.Form):
+    """The address to send a new verification link to."""
+
+    email = forms.EmailField(label=_("Email"), max_length=254)
+
+    def clean_email(self) -> str:
+        return normalize_email_address(self.cleaned_data["email"])
 
 
 def _constraint_message(model, name: str) -> str:
@@ -52,6 +98,18 @@ class OwnedModelForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.owner = owner
         self.instance.owner = owner
+
+    def save(self, commit: bool = True):
+        """Save; an edit writes the form's own fields only, so what others wrote meanwhile stays
+        (a recipient's unsubscribe, a bounce, the engine's status, a manager's disable)."""
+        if not commit or self.instance._state.adding:
+            return super().save(commit=commit)
+        instance = super().save(commit=False)
+        many_to_many = {field.name for field in instance._meta.many_to_many}
+        own = [name for name in self._meta.fields if name in self.cleaned_data]
+        instance.save(update_fields=[*(n for n in own if n not in many_to_many), "updated_at"])
+        self._save_m2m()
+        return instance
 
 
 class ClientForm(OwnedModelForm):

@@ -454,3 +454,25 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.subject}"
+
+
+class AccountLetter(models.Model):
+    """A letter about an account that went to an address (verification, password reset, "you
+    already have one"): the record that limits them to ACCOUNT_LETTERS_PER_HOUR per address."""
+
+    class Kind(models.TextChoices):
+        VERIFICATION = "verification", _("Verification")
+        PASSWORD_RESET = "password-reset", _("Password reset")
+        ACCOUNT_EXISTS = "account-exists", _("Account exists")
+
+    email = NormalizedEmailField(_("email"), max_length=254)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    sent_at = models.DateTimeField(_("sent"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("account letter")
+        verbose_name_plural = _("account letters")
+        indexes = [models.Index(fields=["email", "sent_at"], name="account_letter_email_sent")]
+
+    def __str__(self) -> str:
+        return f"{self.sent_at:%Y-%m-%d %H:%M} {self.kind} {self.email}"

@@ -6,6 +6,7 @@ a real SECRET_KEY and ALLOWED_HOSTS.
 
 import os
 import shlex
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "django_filters",
     "widget_tweaks",
     "django_crontab",
+    "axes",
     "core",
 ]
 
@@ -75,6 +77,9 @@ MIDDLEWARE = [
     "core.auth.BlockedUserSignOutMiddleware",
     # After the two above: it reads request.htmx and hands messages over before they are stored.
     "core.middleware.HtmxMessagesMiddleware",
+    # Last, as django-axes asks: it turns a sign-in refused for too many failures into the
+    # lockout page (AXES_LOCKOUT_CALLABLE).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mailing_service.urls"
@@ -132,11 +137,34 @@ DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
-# Django's own backend, refusing users a manager blocked (core.auth).
-AUTHENTICATION_BACKENDS = ["core.auth.BlockedUsersRefusedBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out email or client address before the password is
+# even checked; then Django's own backend, refusing users a manager blocked (core.auth).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "core.auth.BlockedUsersRefusedBackend",
+]
+
+# Accounts (core.services.accounts). A verification link works for this many days, once.
+ACCOUNT_VERIFICATION_DAYS = env.int("ACCOUNT_VERIFICATION_DAYS", default=3)
+# Verification, password-reset and "you already have an account" letters one address gets in
+# an hour, together; past it nothing is sent and the pages answer as usual.
+ACCOUNT_LETTERS_PER_HOUR = env.int("ACCOUNT_LETTERS_PER_HOUR", default=3)
+# Failed sign-ins (django-axes): after AXES_FAILURE_LIMIT failures for one email, or from one
+# client address, sign-in is refused for AXES_COOLOFF_MINUTES after the last failure, even with
+# the right password. A success forgets the failures. Behind a proxy (BEHIND_HTTPS_PROXY) the
+# client address is the last one the proxy put in X-Forwarded-For.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The sign-in form names its email field "username" (Django's AuthenticationForm).
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "core.services.accounts.sign_in_email"
+AXES_CLIENT_IP_CALLABLE = "core.services.accounts.client_address"
+AXES_LOCKOUT_CALLABLE = "core.views.accounts.lockout"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -12,6 +12,10 @@ PK_URL_MODELS = {"client": Client, "message": Message, "mailing": Mailing, "user
 PUBLIC_URL_NAMES = {
     "login",
     "signup",
+    # Verifying an address: before the account may sign in (test_signup_verification).
+    "check-inbox",
+    "verification-resend",
+    "account-verify",
     "password_reset",
     "password_reset_done",
     "password_reset_confirm",

@@ -7,11 +7,12 @@ from django.core import mail
 from django.urls import reverse
 
 from core.models import User
+from core.services.accounts import account_letters_wait
 from tests.factories import PASSWORD
 
 
 @pytest.mark.django_db
-def test_sign_up_creates_the_account_and_signs_in(client):
+def test_sign_up_creates_an_inactive_account_and_asks_to_check_the_inbox(client):
     response = client.post(
         reverse("signup"),
         {
@@ -23,20 +24,24 @@ def test_sign_up_creates_the_account_and_signs_in(client):
     )
 
     assert response.status_code == 302
-    assert response.url == reverse("home")
-    assert User.objects.get().email == "new.user@example.com"
-    assert client.get(reverse("home")).status_code == 200
+    assert response.url == reverse("check-inbox")
+    user = User.objects.get()
+    assert user.email == "new.user@example.com"
+    assert (user.is_active, user.email_verified_at) == (False, None)
+    # Not signed in until the address is verified (tests/test_signup_verification.py).
+    assert client.get(reverse("home")).status_code == 302
 
 
 @pytest.mark.django_db
-def test_sign_up_with_a_taken_email_says_so_next_to_the_field(client, user):
+def test_sign_up_with_a_taken_email_creates_nothing_and_answers_as_usual(client, user):
     response = client.post(
         reverse("signup"),
         {"email": "ANNA@example.com", "password1": PASSWORD, "password2": PASSWORD},
     )
 
-    assert response.status_code == 200
-    assert "An account with this email already exists." in response.content.decode()
+    # The page no longer says that the account exists: the owner is told by letter instead.
+    assert response.status_code == 302
+    assert response.url == reverse("check-inbox")
     assert User.objects.count() == 1
 
 
@@ -51,9 +56,10 @@ def test_sign_in_with_email_and_sign_out(client, user):
     assert client.get(reverse("home")).status_code == 302
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_password_reset_sends_a_link_that_sets_a_new_password(client, user):
     client.post(reverse("password_reset"), {"email": "anna@example.com"})
+    account_letters_wait()  # the letter goes outside the request
 
     assert len(mail.outbox) == 1
     link = re.search(r"https?://\S+", mail.outbox[0].body).group(0)

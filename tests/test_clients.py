@@ -6,7 +6,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from core.forms import ClientForm
 from core.models import Client
 from tests.factories import make_client, make_clients
 
@@ -432,3 +434,21 @@ def test_two_simultaneous_submits_of_one_email_save_one_client_and_show_one_erro
     refused = next(r for r in responses if r.status_code == 200)
     assert "This email is already in your clients." in refused.text
     assert Client.objects.filter(owner=user).count() == 1
+
+
+def test_an_edit_keeps_an_unsubscribe_recorded_while_the_form_was_open(user_client, user):
+    client = make_client(owner=user, email="ivan@example.com", full_name="Ivan")
+    form = ClientForm(
+        {"email": "ivan@example.com", "full_name": "Ivan Petrov", "comment": ""},
+        instance=Client.objects.get(pk=client.pk),
+        owner=user,
+    )
+    assert form.is_valid()
+    # The recipient unsubscribes between the form's load and its save.
+    Client.objects.filter(pk=client.pk).update(unsubscribed_at=timezone.now())
+
+    form.save()
+
+    client.refresh_from_db()
+    assert client.full_name == "Ivan Petrov"
+    assert client.unsubscribed_at is not None

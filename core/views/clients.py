@@ -14,6 +14,7 @@ from core.filters import ClientFilter
 from core.forms import ClientForm
 from core.models import Client
 from core.tables import ClientTable
+from core.views.details import detail_response
 from core.views.lists import list_response
 from core.views.modal import modal_deleted, modal_form, modal_saved, partial_for
 
@@ -22,7 +23,14 @@ from core.views.modal import modal_deleted, modal_form, modal_saved, partial_for
 def client_list(request: HttpRequest) -> HttpResponse:
     """The user's clients, filtered, sorted and paged; htmx gets only the table section."""
     filterset = ClientFilter(request.GET, queryset=selectors.client_list(user=request.user))
-    return list_response(request, filterset, ClientTable, "core/client/list.html#client-table")
+    return list_response(
+        request,
+        filterset,
+        ClientTable,
+        noun="client",
+        heading=_("Clients"),
+        create_label=_("New client"),
+    )
 
 
 @require_GET
@@ -30,8 +38,14 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One client and the mailings that send to it."""
     client = get_object_or_404(selectors.client_list(user=request.user), pk=pk)
     mailings = client.mailings.select_related("message")
-    template = partial_for(request, "core/client/detail.html", "client-details")
-    return TemplateResponse(request, template, {"object": client, "mailings": mailings})
+    return detail_response(
+        request,
+        noun="client",
+        obj=client,
+        heading=client.full_name,
+        list_title=_("Clients"),
+        mailings=mailings,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -47,8 +61,14 @@ def client_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     validate_email_url = reverse("client-validate-email")
     if client is not None:
         validate_email_url += f"?pk={client.pk}"
+    title = _("Edit client") if client else _("New client")
     return modal_form(
-        request, noun="client", form=form, obj=client, validate_email_url=validate_email_url
+        request,
+        noun="client",
+        form=form,
+        obj=client,
+        title=title,
+        validate_email_url=validate_email_url,
     )
 
 

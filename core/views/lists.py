@@ -15,13 +15,18 @@ def list_response(
     request: HttpRequest,
     filterset: django_filters.FilterSet,
     table_class: type[tables.Table],
-    section: str,
+    *,
+    noun: str,
+    heading: str,
+    create_label: str,
+    **context,
 ) -> TemplateResponse:
-    """A list page: the rows `filterset` lets through in a `table_class`, sorted and paged by
-    the query string. `section` names the page and its table's partial ("page.html#partial"):
-    htmx gets only that partial, a browser the whole page."""
+    """The list page of the `noun` ("client"): the rows `filterset` lets through in a
+    `table_class`, sorted and paged by the query string, under `heading` and a `create_label`
+    button; htmx gets only the table section, a browser the whole page."""
     table = table_class(filterset.qs)
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    template, partial = section.split("#")
-    context = {"filter": filterset, "table": table}
-    return TemplateResponse(request, partial_for(request, template, partial), context)
+    template = partial_for(request, "core/object_list.html", "object-table")
+    context |= {"filter": filterset, "table": table, "noun": noun}
+    context |= {"heading": heading, "create_label": create_label}
+    return TemplateResponse(request, template, context)

@@ -17,6 +17,7 @@ from core.forms import MailingForm
 from core.models import Attempt, Mailing
 from core.services.scheduling import mailing_schedule
 from core.tables import MailingTable
+from core.views.details import detail_response
 from core.views.lists import list_response
 from core.views.modal import modal_deleted, modal_form, modal_saved, partial_for
 from core.views.previews import chosen_client, letter_context
@@ -32,21 +33,36 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
         recipient_count=Count("clients", distinct=True)
     )
     filterset = MailingFilter(request.GET, queryset=queryset, request=request)
-    return list_response(request, filterset, MailingTable, "core/mailing/list.html#mailing-table")
+    return list_response(
+        request,
+        filterset,
+        MailingTable,
+        noun="mailing",
+        heading=_("Mailings"),
+        create_label=_("New mailing"),
+        tom_select=True,  # the mailing form opens here in the modal
+    )
 
 
 @require_GET
 def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A mailing: its message, recipients, schedule and status, and its latest attempts."""
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
-    context = {
-        "object": mailing,
-        "mailing": mailing,
-        "recipient_count": mailing.clients.count(),
+    return detail_response(
+        request,
+        noun="mailing",
+        obj=mailing,
+        heading=mailing.message.subject,
+        list_title=_("Mailings"),
+        # The details also refresh when a run of this mailing ended.
+        refresh_on="mailingListChanged from:body, mailingRunFinished from:body",
+        actions="core/mailing/send_button.html",
+        after="core/mailing/detail.html#mailing-runs",
+        tom_select=True,  # the mailing form opens here in the modal
+        mailing=mailing,
+        recipient_count=mailing.clients.count(),
         **_attempts_context(mailing),
-    }
-    template = partial_for(request, "core/mailing/detail.html", "mailing-details")
-    return TemplateResponse(request, template, context)
+    )
 
 
 @require_GET
@@ -94,13 +110,14 @@ def mailing_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         mailing_schedule(mailing=saved, now=timezone.now())
         text = _("Mailing “%(mailing)s” saved.") % {"mailing": saved.message.subject}
         return modal_saved(request, noun="mailing", pk=saved.pk, text=text)
-    context = {"hint": "mailing"}
+    context = {"hint": "mailing", "tom_select": True}
     if mailing is not None:
         # The live preview starts from the saved message, as the first recipient receives it.
         first = mailing.clients.order_by("email").first()
         client = first or chosen_client(user=request.user, pk=None)
         context |= letter_context(message=mailing.message, user=request.user, client=client)
-    return modal_form(request, noun="mailing", form=form, obj=mailing, **context)
+    title = _("Edit mailing") if mailing else _("New mailing")
+    return modal_form(request, noun="mailing", form=form, obj=mailing, title=title, **context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -9,6 +9,7 @@ writes its audit entry.
 
 from collections.abc import Callable
 
+import django_tables2 as tables
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
+from django_tables2 import RequestConfig
 
 from core import selectors
 from core.filters import AuditEntryFilter, MailingOversightFilter, UserOverviewFilter
@@ -27,7 +29,7 @@ from core.models import AuditEntry, User
 from core.permissions import Action, permission_required
 from core.services import administration
 from core.tables import AuditEntryTable, MailingOversightTable, UserOverviewTable
-from core.views.lists import list_response
+from core.views.lists import PER_PAGE
 from core.views.modal import partial_for
 
 # The manager's page of a mailing shows its latest runs; the report counts them all.
@@ -41,7 +43,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     whether they are blocked: one query for the page, whatever it holds."""
     queryset = selectors.user_overview(now=timezone.now())
     filterset = UserOverviewFilter(request.GET, queryset=queryset)
-    return list_response(
+    return _table_response(
         request, filterset, UserOverviewTable, "core/manage/user_list.html#user-table"
     )
 
@@ -51,7 +53,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 def mailing_list(request: HttpRequest) -> HttpResponse:
     """Every user's mailings with their owner, filtered by owner, status and disabled."""
     filterset = MailingOversightFilter(request.GET, queryset=selectors.mailing_oversight_list())
-    return list_response(
+    return _table_response(
         request, filterset, MailingOversightTable, "core/manage/mailing_list.html#mailing-table"
     )
 
@@ -90,9 +92,22 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     """The audit log, newest first, filtered by action."""
     queryset = AuditEntry.objects.select_related("actor")
     filterset = AuditEntryFilter(request.GET, queryset=queryset)
-    return list_response(
+    return _table_response(
         request, filterset, AuditEntryTable, "core/manage/audit_list.html#audit-table"
     )
+
+
+def _table_response(
+    request: HttpRequest, filterset, table_class: type[tables.Table], section: str
+) -> TemplateResponse:
+    """A manager's list: the rows `filterset` lets through in a `table_class`, sorted and paged
+    by the query string. `section` is "page.html#partial": htmx gets only the partial. (The
+    owner's lists have a create button and one shared page; these have neither.)"""
+    table = table_class(filterset.qs)
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    template, partial = section.split("#")
+    context = {"filter": filterset, "table": table}
+    return TemplateResponse(request, partial_for(request, template, partial), context)
 
 
 # --- The acts: a form in the shared modal, always with a reason.

@@ -12,6 +12,7 @@ from core.filters import MessageFilter
 from core.forms import MessageForm
 from core.models import Client, Message
 from core.tables import MessageTable
+from core.views.details import detail_response
 from core.views.lists import list_response
 from core.views.modal import modal_deleted, modal_form, modal_saved, partial_for
 from core.views.previews import chosen_client, letter_context, preview_client_form
@@ -21,7 +22,14 @@ from core.views.previews import chosen_client, letter_context, preview_client_fo
 def message_list(request: HttpRequest) -> HttpResponse:
     """The user's messages, filtered, sorted and paged; htmx gets only the table section."""
     filterset = MessageFilter(request.GET, queryset=selectors.message_list(user=request.user))
-    return list_response(request, filterset, MessageTable, "core/message/list.html#message-table")
+    return list_response(
+        request,
+        filterset,
+        MessageTable,
+        noun="message",
+        heading=_("Messages"),
+        create_label=_("New message"),
+    )
 
 
 @require_GET
@@ -31,9 +39,17 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(selectors.message_list(user=request.user), pk=pk)
     client = chosen_client(user=request.user, pk=request.GET.get("preview_client"))
     mailings = message.mailings.select_related("message")
-    template = partial_for(request, "core/message/detail.html", "message-details")
-    context = {"object": message, "mailings": mailings, **_letter_context(request, message, client)}
-    return TemplateResponse(request, template, context)
+    return detail_response(
+        request,
+        noun="message",
+        obj=message,
+        heading=message.subject,
+        list_title=_("Messages"),
+        actions="core/message/send_test_button.html",
+        message=message,
+        mailings=mailings,
+        **_letter_context(request, message, client),
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -50,7 +66,8 @@ def message_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     # The live preview starts from the saved letter, as the first client would receive it.
     client = chosen_client(user=request.user, pk=None)
     context = _letter_context(request, message, client)
-    return modal_form(request, noun="message", form=form, obj=message, **context)
+    title = _("Edit message") if message else _("New message")
+    return modal_form(request, noun="message", form=form, obj=message, title=title, **context)
 
 
 def _letter_context(request: HttpRequest, message: Message | None, client: Client | None) -> dict:

@@ -40,11 +40,15 @@ def _done(
     return redirect(redirect_to)
 
 
-def modal_form(request: HttpRequest, *, noun: str, form, obj, **context) -> TemplateResponse:
-    """The create or edit form of a `noun` (`obj`, None for a new one), with `context`: the
-    whole page, or for htmx its `<noun>-form` partial, which the modal shows."""
-    template = partial_for(request, f"core/{noun}/form.html", f"{noun}-form")
-    return TemplateResponse(request, template, {"form": form, "object": obj, **context})
+def modal_form(
+    request: HttpRequest, *, noun: str, form, obj, title: str, **context
+) -> TemplateResponse:
+    """The create or edit form of a `noun` (`obj`, None for a new one) under `title`, its
+    fields from core/<noun>/form.html, with `context`: the whole page, or for htmx the
+    `object-form` partial, which the modal shows."""
+    template = partial_for(request, "core/object_form.html", "object-form")
+    context |= {"noun": noun, "form": form, "object": obj, "title": title}
+    return TemplateResponse(request, template, {"body": f"core/{noun}/form.html", **context})
 
 
 def partial_for(request: HttpRequest, template: str, partial: str) -> str:
