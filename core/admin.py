@@ -4,14 +4,16 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from core.models import Attempt, Client, Delivery, Mailing, Message, User
+from core.models import Attempt, AuditEntry, Client, Delivery, Mailing, Message, User
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
-    list_filter = ["is_staff", "is_superuser", "is_active"]
+    list_display = ["email", "full_name", "is_staff", "is_active", "blocked_at", "date_joined"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    # Blocking and quotas are a manager's acts, made on /manage/ where they are audited.
+    readonly_fields = ["email_verified_at", "blocked_at", "blocked_reason", "daily_quota"]
     search_fields = ["email", "full_name"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
@@ -20,7 +22,8 @@ class UserAdmin(DjangoUserAdmin):
             _("Permissions"),
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
         ),
-        (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
+        (_("Important dates"), {"fields": ["last_login", "date_joined", "email_verified_at"]}),
+        (_("Administration"), {"fields": ["blocked_at", "blocked_reason", "daily_quota"]}),
     ]
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]}),
@@ -59,6 +62,8 @@ class MailingAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "periodicity", "start_at"]
     search_fields = ["message__subject", "owner__email"]
+    # Disabling is a manager's act, made on /manage/ where it is audited.
+    readonly_fields = ["disabled_at", "disabled_reason"]
     list_select_related = ["owner", "message"]
     raw_id_fields = ["owner", "message", "clients"]
     date_hierarchy = "start_at"
@@ -88,3 +93,23 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_filter = ["status", "sent_at"]
     search_fields = ["email", "reply"]
     raw_id_fields = ["attempt", "mailing", "owner", "client"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log, read-only: it is written by the acts themselves and never edited."""
+
+    list_display = ["created_at", "actor", "action", "subject", "reason"]
+    list_filter = ["action", "created_at"]
+    search_fields = ["subject", "reason", "actor__email"]
+    list_select_related = ["actor"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from core import selectors
-from core.models import Attempt, Client, Mailing, Message, Periodicity
+from core.models import Attempt, AuditEntry, Client, Mailing, Message, Periodicity, User
 
 
 class FilterForm(forms.Form):
@@ -165,3 +165,74 @@ class AttemptFilter(django_filters.FilterSet):
 
     def filter_date_to(self, queryset, name, value):
         return queryset.filter(attempted_at__lt=selectors.local_midnight(value + timedelta(days=1)))
+
+
+# --- The manager's filter bars (core.views.manage).
+
+
+class UserOverviewFilter(django_filters.FilterSet):
+    """Every user by free text over email and name, and by blocked or not."""
+
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_text",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Email or name")}),
+    )
+    blocked = django_filters.ChoiceFilter(
+        label=_("Blocked"),
+        choices=[("yes", _("Blocked")), ("no", _("Not blocked"))],
+        empty_label=_("All"),
+        method="filter_blocked",
+    )
+
+    class Meta:
+        model = User
+        fields = ["q", "blocked"]
+        form = FilterForm
+
+    def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        return queryset.filter(Q(email__icontains=value) | Q(full_name__icontains=value))
+
+    def filter_blocked(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(blocked_at__isnull=value != "yes")
+
+
+class MailingOversightFilter(django_filters.FilterSet):
+    """Every user's mailings by owner, status, and disabled or not."""
+
+    owner = django_filters.ModelChoiceFilter(
+        label=_("Owner"),
+        queryset=User.objects.order_by("email"),
+        empty_label=_("Any owner"),
+    )
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=Mailing.Status.choices, empty_label=_("Any status")
+    )
+    disabled = django_filters.ChoiceFilter(
+        label=_("Disabled"),
+        choices=[("yes", _("Disabled")), ("no", _("Not disabled"))],
+        empty_label=_("All"),
+        method="filter_disabled",
+    )
+
+    class Meta:
+        model = Mailing
+        fields = ["owner", "status", "disabled"]
+        form = FilterForm
+
+    def filter_disabled(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(disabled_at__isnull=value != "yes")
+
+
+class AuditEntryFilter(django_filters.FilterSet):
+    """The audit log by action."""
+
+    action = django_filters.ChoiceFilter(
+        label=_("What"), choices=AuditEntry.Action.choices, empty_label=_("Every action")
+    )
+
+    class Meta:
+        model = AuditEntry
+        fields = ["action"]
+        form = FilterForm

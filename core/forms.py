@@ -369,3 +369,34 @@ class MailingForm(OwnedModelForm):
         elif end_at and end_at <= self.now:
             self.add_error("end_at", _("The end has already passed."))
         return cleaned_data
+
+
+class ReasonForm(forms.Form):
+    """A manager's act on another user's account or mailing: always with a reason, on record."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Kept in the audit log, with your name and the time."),
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Say why."))
+        return reason
+
+
+class QuotaForm(ReasonForm):
+    """A user's daily letter quota, set by a manager; empty: the service's default."""
+
+    daily_quota = forms.IntegerField(
+        label=_("Letters a day"),
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text=_("Leave empty for the service's default."),
+    )
+
+    field_order = ["daily_quota", "reason"]

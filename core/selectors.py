@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, IntegerField, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -33,6 +33,45 @@ def attempt_list(*, user: User) -> QuerySet[Attempt]:
 def delivery_list(*, user: User) -> QuerySet[Delivery]:
     """Per-recipient ledger lines of the user's mailings."""
     return Delivery.objects.filter(owner=user)
+
+
+# --- Oversight: what a manager reads about every user (core.views.manage). Owner pages never
+# use these.
+
+
+def _count_per_owner(queryset: QuerySet) -> Subquery:
+    return Coalesce(
+        Subquery(
+            queryset.filter(owner=OuterRef("pk"))
+            .order_by()
+            .values("owner")
+            .annotate(count=Count("*"))
+            .values("count"),
+            output_field=IntegerField(),
+        ),
+        0,
+    )
+
+
+def user_overview(*, now: datetime) -> QuerySet[User]:
+    """Every user with their clients, mailings and letters accepted over the last STATS_DAYS.
+
+    The counts are subqueries of the one query that reads a page of users, each a range of an
+    index (owner, ...): one query per page whatever the page holds.
+    """
+    since = now - timedelta(days=STATS_DAYS)
+    return User.objects.annotate(
+        client_count=_count_per_owner(Client.objects.all()),
+        mailing_count=_count_per_owner(Mailing.objects.all()),
+        letters_sent=_count_per_owner(
+            Delivery.objects.filter(status=Delivery.Status.ACCEPTED, sent_at__gte=since)
+        ),
+    )
+
+
+def mailing_oversight_list() -> QuerySet[Mailing]:
+    """Every user's mailings, with their message and owner fetched in the same query."""
+    return Mailing.objects.select_related("message", "owner")
 
 
 # --- Statistics: every figure for one user comes from aggregate queries, a fixed number of them

@@ -2,13 +2,14 @@
 
 import django_tables2 as tables
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django_tables2 import A
 from django_tables2.paginators import LazyPaginator
 
-from core.models import Attempt, Client, Mailing, Message
+from core.models import Attempt, AuditEntry, Client, Mailing, Message, User
 
 
 class RowActionsColumn(tables.TemplateColumn):
@@ -243,3 +244,114 @@ class AttemptTable(tables.Table):
 
     def render_server_response(self, value) -> str:
         return value if len(value) <= 120 else value[:119] + "…"
+
+
+# --- The manager's tables (core.views.manage): every user, every mailing, the audit log.
+
+
+def _blocked_badge(blocked_at, reason: str) -> str:
+    if blocked_at is None:
+        return ""
+    return format_html(
+        '<span class="badge text-bg-danger" data-state="blocked" title="{}">{}</span>',
+        reason,
+        _("Blocked"),
+    )
+
+
+class UserOverviewTable(tables.Table):
+    """Every user with their counts (core.selectors.user_overview) and the manager's acts."""
+
+    email = tables.Column(verbose_name=_("Email"))
+    full_name = tables.Column(verbose_name=_("Full name"))
+    client_count = tables.Column(verbose_name=_("Clients"), attrs=NUMBER_ATTRS)
+    mailing_count = tables.Column(
+        verbose_name=_("Mailings"),
+        attrs=NUMBER_ATTRS,
+        linkify=lambda record: reverse("manage-mailing-list") + f"?owner={record.pk}",
+    )
+    letters_sent = tables.Column(verbose_name=_("Letters sent (30 days)"), attrs=NUMBER_ATTRS)
+    daily_quota = tables.Column(
+        verbose_name=_("Daily quota"), attrs=NUMBER_ATTRS, default=_("default")
+    )
+    last_login = tables.DateTimeColumn(verbose_name=_("Last sign-in"), short=True)
+    blocked_at = tables.Column(verbose_name=_("Blocked"), empty_values=())
+    actions = tables.TemplateColumn(
+        template_name="core/manage/user_actions.html",
+        verbose_name="",
+        orderable=False,
+        attrs={"td": {"class": "text-end text-nowrap"}},
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "email",
+            "full_name",
+            "client_count",
+            "mailing_count",
+            "letters_sent",
+            "daily_quota",
+            "last_login",
+            "blocked_at",
+        ]
+        order_by = "email"
+        empty_text = _("No users.")
+        attrs = list_attrs("manage-user-table")
+        row_attrs = ROW_ATTRS
+
+    def render_blocked_at(self, record: User) -> str:
+        return _blocked_badge(record.blocked_at, record.blocked_reason)
+
+
+class MailingOversightTable(tables.Table):
+    """Every user's mailings with their owner; the subject links to the manager's view of it."""
+
+    message = tables.Column(
+        verbose_name=_("Message"),
+        accessor="message__subject",
+        order_by="message__subject",
+        linkify=("manage-mailing-detail", {"pk": A("pk")}),
+    )
+    owner = tables.Column(verbose_name=_("Owner"), accessor="owner__email")
+    status = tables.Column(verbose_name=_("Status"))
+    periodicity = tables.Column(verbose_name=_("Periodicity"))
+    next_run_at = tables.DateTimeColumn(verbose_name=_("Next run"), short=True)
+    disabled_at = tables.Column(verbose_name=_("Disabled"), empty_values=())
+
+    class Meta:
+        model = Mailing
+        fields = ["message", "owner", "status", "periodicity", "next_run_at", "disabled_at"]
+        order_by = "-start_at"
+        empty_text = _("No mailings.")
+        attrs = list_attrs("manage-mailing-table")
+        row_attrs = ROW_ATTRS
+
+    def render_disabled_at(self, record: Mailing) -> str:
+        if record.disabled_at is None:
+            return ""
+        return format_html(
+            '<span class="badge text-bg-danger" data-state="disabled" title="{}">{}</span>',
+            record.disabled_reason,
+            _("Disabled"),
+        )
+
+
+class AuditEntryTable(tables.Table):
+    """The audit log, newest first: who did what to whom, when and why."""
+
+    created_at = tables.DateTimeColumn(verbose_name=_("When"), format="SHORT_DATETIME_FORMAT")
+    actor = tables.Column(verbose_name=_("Who"), accessor="actor__email", orderable=False)
+    action = tables.Column(verbose_name=_("What"), orderable=False)
+    subject = tables.Column(verbose_name=_("Whom"), orderable=False)
+    reason = tables.Column(
+        verbose_name=_("Reason"), orderable=False, attrs={"td": {"class": "text-break"}}
+    )
+
+    class Meta:
+        model = AuditEntry
+        fields = ["created_at", "actor", "action", "subject", "reason"]
+        order_by = "-created_at"
+        empty_text = _("Nothing on record yet.")
+        attrs = list_attrs("manage-audit-table")
+        row_attrs = {"data-action": lambda record: record.action}

@@ -6,6 +6,7 @@ from core.views import (
     clients,
     dashboard,
     mailings,
+    manage,
     messages,
     previews,
     profile,
@@ -43,6 +44,19 @@ urlpatterns = [
     path("mailings/<int:pk>/report/", reports.mailing_report, name="mailing-report"),
     path("mailings/<int:pk>/report.csv", reports.mailing_report_csv, name="mailing-report-csv"),
     path("mailings/<int:pk>/send/", sending.mailing_send, name="mailing-send"),
+    # A manager's pages (core.permissions): every user and mailing, the acts, the audit log.
+    path("manage/", manage.user_list, name="manage-user-list"),
+    path("manage/users/<int:pk>/block/", manage.user_block, name="manage-user-block"),
+    path("manage/users/<int:pk>/unblock/", manage.user_unblock, name="manage-user-unblock"),
+    path("manage/users/<int:pk>/quota/", manage.user_quota, name="manage-user-quota"),
+    path("manage/mailings/", manage.mailing_list, name="manage-mailing-list"),
+    path("manage/mailings/<int:pk>/", manage.mailing_detail, name="manage-mailing-detail"),
+    path("manage/mailings/<int:pk>/report/", manage.mailing_report, name="manage-mailing-report"),
+    path(
+        "manage/mailings/<int:pk>/disable/", manage.mailing_disable, name="manage-mailing-disable"
+    ),
+    path("manage/mailings/<int:pk>/enable/", manage.mailing_enable, name="manage-mailing-enable"),
+    path("manage/audit/", manage.audit_list, name="manage-audit-list"),
     # The recipient's unsubscribe link: no login, a signed token names the client.
     path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]

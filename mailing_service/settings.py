@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A user blocked by a manager is signed out here, at their next request.
+    "core.auth.BlockedUserSignOutMiddleware",
     # After the two above: it reads request.htmx and hands messages over before they are stored.
     "core.middleware.HtmxMessagesMiddleware",
     # Last, as django-axes asks: it turns a sign-in refused for too many failures into the
@@ -139,10 +141,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # django-axes first: it refuses a locked-out email or client address before the password is
-# even checked; then Django's own backend.
+# even checked; then Django's own backend, refusing users a manager blocked (core.auth).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "core.auth.BlockedUsersRefusedBackend",
 ]
 
 # Accounts (core.services.accounts). A verification link works for this many days, once.

@@ -24,8 +24,8 @@ from core.forms import SignupForm, VerificationResendForm
 from core.models import User, parse_object_id
 from core.services import accounts
 
-# Django's backend, named because AUTHENTICATION_BACKENDS has django-axes first.
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# Django's backend (refusing blocked users, core.auth), named: django-axes is the first one.
+MODEL_BACKEND = "core.auth.BlockedUsersRefusedBackend"
 
 
 @login_not_required
