@@ -43,6 +43,9 @@ urlpatterns = [
     path("mailings/<int:pk>/report/", reports.mailing_report, name="mailing-report"),
     path("mailings/<int:pk>/report.csv", reports.mailing_report_csv, name="mailing-report-csv"),
     path("mailings/<int:pk>/send/", sending.mailing_send, name="mailing-send"),
+    path("mailings/<int:pk>/stop/", sending.mailing_stop, name="mailing-stop"),
+    path("mailings/<int:pk>/pause/", sending.mailing_pause, name="mailing-pause"),
+    path("mailings/<int:pk>/resume/", sending.mailing_resume, name="mailing-resume"),
     # The recipient's unsubscribe link: no login, a signed token names the client.
     path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]
