@@ -110,6 +110,9 @@ class RunSender:
         self.owner_id = mailing.owner_id
         self.allowance = 0
         self.unreturned = 0
+        # About how many recipients are still to hand out a first time, so that a run never
+        # reserves much more than it can send (what it holds, other runs cannot have).
+        self.untried_left = attempt.pending_count
         self.quota_reached = False
 
     # The main thread.
@@ -142,13 +145,17 @@ class RunSender:
                     if exhausted and not retry_due:
                         break
                     # Every letter handed out, a retry too, holds one letter of the quota.
-                    if self.allowance == 0 and not self._reserve(outstanding=outstanding):
+                    if self.allowance == 0 and not self._reserve(
+                        outstanding=outstanding, retrying=len(retries)
+                    ):
                         break
                     if retry_due:
                         work = heapq.heappop(retries)[2]
                     elif (work := next(pending, None)) is None:
                         exhausted = True
                         break
+                    else:
+                        self.untried_left -= 1
                     self.work.put(work)
                     outstanding += 1
                     self.allowance -= 1
@@ -312,7 +319,7 @@ class RunSender:
             self.stop_reason = reason
             self.stop.set()
 
-    def _reserve(self, *, outstanding: int) -> bool:
+    def _reserve(self, *, outstanding: int, retrying: int) -> bool:
         """Reserve the next letters of the owner's daily quota; False when none is left.
 
         With no letter of this run still out, none will come back either: the run has
@@ -321,7 +328,7 @@ class RunSender:
         granted = quota_reserve(
             attempt=self.attempt,
             owner_id=self.owner_id,
-            want=self.reserve_batch,
+            want=max(1, min(self.reserve_batch, self.untried_left + retrying)),
             returned=self.unreturned,
             now=timezone.now(),
         )
