@@ -312,6 +312,9 @@ class Attempt(models.Model):
     resumes = models.PositiveSmallIntegerField(_("resumes"), default=0)
     # Someone asked the run to stop; its sender sees it between batches and ends it as stopped.
     stop_requested_at = models.DateTimeField(_("stop requested"), null=True, blank=True)
+    # Letters of the owner's daily quota this run holds for letters handed to its SMTP
+    # connections and not yet recorded (core.services.sending.quota).
+    quota_reserved = models.PositiveIntegerField(_("quota reserved"), default=0, editable=False)
     accepted_count = models.PositiveIntegerField(_("accepted"), default=0)
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
     pending_count = models.PositiveIntegerField(_("pending"), default=0)

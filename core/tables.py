@@ -146,11 +146,37 @@ class MailingTable(tables.Table):
         attrs = list_attrs("mailing-table")
         row_attrs = ROW_ATTRS
 
+    def render_status(self, value, record) -> str:
+        return format_html("{}{}", value, mailing_hold_badges(record))
+
+
+def mailing_hold_badges(mailing: Mailing) -> str:
+    """Badges after a mailing's status when something holds it back: Disabled (with the
+    manager's reason as its title), Paused."""
+    badges = []
+    if mailing.disabled_at is not None:
+        badges.append(
+            format_html(
+                ' <span class="badge text-bg-danger" title="{}" data-testid="disabled">{}</span>',
+                mailing.disabled_reason,
+                _("Disabled"),
+            )
+        )
+    if mailing.paused_at is not None:
+        badges.append(
+            format_html(
+                ' <span class="badge text-bg-secondary" data-testid="paused">{}</span>',
+                _("Paused"),
+            )
+        )
+    return format_html_join("", "{}", ((badge,) for badge in badges))
+
 
 ATTEMPT_STATUS_BADGES = {
     Attempt.Status.SUCCESS: "text-bg-success",
     Attempt.Status.FAILURE: "text-bg-danger",
     Attempt.Status.RUNNING: "text-bg-warning",
+    Attempt.Status.STOPPED: "text-bg-secondary",
 }
 
 

@@ -44,6 +44,9 @@ urlpatterns = [
     path("mailings/<int:pk>/report/", reports.mailing_report, name="mailing-report"),
     path("mailings/<int:pk>/report.csv", reports.mailing_report_csv, name="mailing-report-csv"),
     path("mailings/<int:pk>/send/", sending.mailing_send, name="mailing-send"),
+    path("mailings/<int:pk>/stop/", sending.mailing_stop, name="mailing-stop"),
+    path("mailings/<int:pk>/pause/", sending.mailing_pause, name="mailing-pause"),
+    path("mailings/<int:pk>/resume/", sending.mailing_resume, name="mailing-resume"),
     # A manager's pages (core.permissions): every user and mailing, the acts, the audit log.
     path("manage/", manage.user_list, name="manage-user-list"),
     path("manage/users/<int:pk>/block/", manage.user_block, name="manage-user-block"),

@@ -1,4 +1,5 @@
-"""When mailings run: the schedule of a mailing after it is created or edited."""
+"""When mailings run: the schedule of a mailing after it is created or edited, paused or
+resumed."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -9,6 +10,7 @@ from django.db import transaction
 from core.models import Attempt, Mailing
 from core.services import slots
 from core.services.sending import processes
+from core.services.sending.controls import attempts_request_stop
 
 
 def mailing_next_run(*, mailing: Mailing, now: datetime) -> datetime | None:
@@ -43,6 +45,41 @@ def mailing_schedule(*, mailing: Mailing, now: datetime) -> None:
         has_run = mailing.attempts.exists()
         mailing.status = Mailing.Status.RUNNING if has_run else Mailing.Status.CREATED
     mailing.save(update_fields=["next_run_at", "status", "updated_at"])
-    if mailing.next_run_at is not None and mailing.next_run_at <= now:
+    held_back = mailing.paused_at is not None or mailing.disabled_at is not None
+    if mailing.next_run_at is not None and mailing.next_run_at <= now and not held_back:
         mailing_id = mailing.pk
         transaction.on_commit(lambda: processes.mailing_start_detached(mailing_id=mailing_id))
+
+
+def mailing_pause(*, mailing: Mailing, now: datetime) -> bool:
+    """Pause `mailing`: no new run until it is resumed, and its open run is asked to stop
+    (one waiting to resume ends at once). False if it was paused already."""
+    with transaction.atomic():
+        paused = Mailing.objects.filter(pk=mailing.pk, paused_at__isnull=True).update(
+            paused_at=now, updated_at=now
+        )
+        attempts_request_stop(attempts=Attempt.objects.filter(mailing_id=mailing.pk), now=now)
+    mailing.refresh_from_db()
+    return bool(paused)
+
+
+def mailing_resume(*, mailing: Mailing, now: datetime) -> bool:
+    """Resume a paused `mailing`: its schedule goes on from the first slot after `now`, the
+    slots it missed while paused are not sent (no backlog). False if it was not paused."""
+    tz = ZoneInfo(settings.TIME_ZONE)
+    with transaction.atomic():
+        locked = Mailing.objects.select_for_update().filter(pk=mailing.pk).first()
+        if locked is None or locked.paused_at is None:
+            return False
+        locked.paused_at = None
+        locked.next_run_at = None
+        if locked.end_at > now:
+            _current, locked.next_run_at = slots.slot_and_next(schedule=locked, moment=now, tz=tz)
+        if (
+            locked.next_run_at is None
+            and not locked.attempts.filter(status=Attempt.Status.RUNNING).exists()
+        ):
+            locked.status = Mailing.Status.FINISHED
+        locked.save(update_fields=["paused_at", "next_run_at", "status", "updated_at"])
+    mailing.refresh_from_db()
+    return True

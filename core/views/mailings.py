@@ -16,7 +16,7 @@ from core.filters import MailingFilter
 from core.forms import MailingForm
 from core.models import Attempt, Mailing
 from core.services.scheduling import mailing_schedule
-from core.tables import MailingTable
+from core.tables import MailingTable, mailing_hold_badges
 from core.views.details import detail_response
 from core.views.lists import list_response
 from core.views.modal import modal_deleted, modal_form, modal_saved, partial_for
@@ -48,6 +48,7 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
 def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A mailing: its message, recipients, schedule and status, and its latest attempts."""
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
+    attempts = _attempts_context(mailing)
     return detail_response(
         request,
         noun="mailing",
@@ -61,7 +62,12 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         tom_select=True,  # the mailing form opens here in the modal
         mailing=mailing,
         recipient_count=mailing.clients.count(),
-        **_attempts_context(mailing),
+        hold_badges=mailing_hold_badges(mailing),
+        # When it last went out, and whether a run is open (running, or waiting to resume):
+        # then Stop shows, and "Send now" would start nothing.
+        last_run=attempts["attempts"][0] if attempts["attempts"] else None,
+        open_run=any(a.status == Attempt.Status.RUNNING for a in attempts["attempts"]),
+        **attempts,
     )
 
 

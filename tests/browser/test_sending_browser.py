@@ -48,6 +48,10 @@ def test_send_now_shows_the_run_going_out_on_the_mailing_page(
         page.evaluate("window.__samePage = true")
 
         page.get_by_test_id("send-now").click()
+        # It asks first, in the modal, saying when the mailing last went out.
+        modal = page.locator("#modal-content")
+        expect(modal.get_by_test_id("last-sent")).to_have_text("It has not gone out yet.")
+        modal.get_by_role("button", name="Send now").click()
 
         expect(page.locator(".toast-body")).to_contain_text("Sending to 3 recipients.")
         attempt = page.get_by_test_id("attempt").first

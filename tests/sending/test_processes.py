@@ -125,7 +125,9 @@ def test_send_now_returns_at_once_and_the_detached_sender_sends(
             monkeypatch.setenv(name, value)
 
         response = user_client.post(
-            reverse("mailing-send", kwargs={"pk": mailing.pk}), headers={"HX-Request": "true"}
+            reverse("mailing-send", kwargs={"pk": mailing.pk}),
+            {"confirmed": "1"},
+            headers={"HX-Request": "true"},
         )
 
         # The answer came while the server holds back every message.

@@ -12,6 +12,9 @@ from tests.factories import make_clients, make_mailing
 
 pytestmark = pytest.mark.django_db
 
+# What the confirmation's form posts (tests/sending/test_limits.py covers the question itself).
+CONFIRMED = {"confirmed": "1"}
+
 
 def test_send_now_over_htmx_opens_a_run_and_answers_with_a_toast(
     htmx_client, user, django_capture_on_commit_callbacks
@@ -19,7 +22,7 @@ def test_send_now_over_htmx_opens_a_run_and_answers_with_a_toast(
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=3))
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = htmx_client.post(reverse("mailing-send", kwargs={"pk": mailing.pk}))
+        response = htmx_client.post(reverse("mailing-send", kwargs={"pk": mailing.pk}), CONFIRMED)
 
     assert response.status_code == 204
     trigger = json.loads(response.headers["HX-Trigger"])
@@ -34,7 +37,7 @@ def test_send_now_over_htmx_opens_a_run_and_answers_with_a_toast(
 def test_a_run_opened_by_send_now_is_sent_by_the_next_scheduler_tick(htmx_client, user, sink):
     # Not due: only the button makes it go.
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2), next_run_at=None)
-    htmx_client.post(reverse("mailing-send", kwargs={"pk": mailing.pk}))
+    htmx_client.post(reverse("mailing-send", kwargs={"pk": mailing.pk}), CONFIRMED)
 
     call_command("send_mailings")
 
@@ -46,7 +49,7 @@ def test_a_run_opened_by_send_now_is_sent_by_the_next_scheduler_tick(htmx_client
 def test_send_now_without_htmx_redirects_to_the_mailing(user_client, user):
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=1))
 
-    response = user_client.post(reverse("mailing-send", kwargs={"pk": mailing.pk}))
+    response = user_client.post(reverse("mailing-send", kwargs={"pk": mailing.pk}), CONFIRMED)
 
     assert response.status_code == 302
     assert response.url == reverse("mailing-detail", kwargs={"pk": mailing.pk})
@@ -56,7 +59,7 @@ def test_send_now_without_htmx_redirects_to_the_mailing(user_client, user):
 def test_send_now_for_a_mailing_without_clients_warns(htmx_client, user):
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=0))
 
-    response = htmx_client.post(reverse("mailing-send", kwargs={"pk": mailing.pk}))
+    response = htmx_client.post(reverse("mailing-send", kwargs={"pk": mailing.pk}), CONFIRMED)
 
     trigger = json.loads(response.headers["HX-Trigger"])
     assert trigger["showMessage"] == {"text": "Sending to 0 recipients.", "level": "warning"}
@@ -74,7 +77,7 @@ def test_send_now_is_post_only(user_client, user):
 def test_send_now_of_another_users_mailing_is_not_found(user_client, other_user):
     theirs = make_mailing(owner=other_user, clients=make_clients(owner=other_user, count=1))
 
-    response = user_client.post(reverse("mailing-send", kwargs={"pk": theirs.pk}))
+    response = user_client.post(reverse("mailing-send", kwargs={"pk": theirs.pk}), CONFIRMED)
 
     assert response.status_code == 404
     assert not Attempt.objects.exists()

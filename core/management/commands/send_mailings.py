@@ -34,7 +34,11 @@ class Command(BaseCommand):
             found = Mailing.objects.select_related("message").filter(pk=mailing).first()
             if found is None:
                 raise CommandError(f"No mailing {mailing}.")
-            reports = [sending.mailing_send_now(mailing=found)]
+            try:
+                reports = [sending.mailing_send_now(mailing=found)]
+            except sending.SendRefused as refusal:
+                self.stdout.write(f"mailing {mailing}: {refusal}")
+                return
         else:
             reports = sending.mailings_send_due()
         for report in reports:
@@ -44,5 +48,8 @@ class Command(BaseCommand):
                 f"skipped {report.skipped}"
                 + (f" ({report.server_response})" if report.status != "success" else "")
             )
-        if not reports:
+        if not reports and attempt is not None:
+            # Another sender holds the run, or it ended: a second start of one run does nothing.
+            self.stdout.write(f"Attempt {attempt} has a sender already or is over.")
+        elif not reports:
             self.stdout.write("No mailing is due.")

@@ -18,7 +18,10 @@ The modules, in the order a run meets them:
 
 * `runs`: the public services (send what is due, send one mailing now, run a claimed run);
 * `processes`: `send_mailings` started in a process of its own;
+* `controls`: what holds a run back (a stop request, a paused or disabled mailing, a blocked
+  owner) and the one open run a mailing may have;
 * `claims`: opening and claiming runs under a lease;
+* `quota`: the owner's daily letter quota, reserved by runs as they hand out letters;
 * `identity`: who the letters say they come from (From, Reply-To, Message-ID domain, EHLO);
 * `letters`: the letter, built once per run and personalised per recipient;
 * `personalisation`: the placeholders of a message, and Markdown to sanitised HTML;
@@ -29,6 +32,7 @@ The modules, in the order a run meets them:
 * `previews`: a letter as a client would receive it, and the test send to its author.
 """
 
+from core.services.sending.controls import SendRefused, attempts_request_stop
 from core.services.sending.ledger import RunReport
 from core.services.sending.previews import (
     LetterPreview,
@@ -52,8 +56,10 @@ from core.services.sending.runs import (
 __all__ = [
     "LetterPreview",
     "RunReport",
+    "SendRefused",
     "TestSendResult",
     "attempt_run",
+    "attempts_request_stop",
     "child_database_environment",
     "detached_processes",
     "letter_preview",

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from core.models import Attempt, Client, Delivery, Mailing
 from core.services import slots
+from core.services.sending.controls import HELD_BACK, MAILING_HELD_BACK
 
 
 def lease_end(now: datetime) -> datetime:
@@ -34,8 +35,14 @@ def attempt_claim_open(
     expired) and one waiting to resume whose time has come.
     """
     with transaction.atomic():
-        candidates = Attempt.objects.select_for_update(skip_locked=True).filter(
-            Q(lease_expires_at__lte=now) | Q(resume_at__lte=now), status=Attempt.Status.RUNNING
+        # Never a run asked to stop, of a paused or disabled mailing, or of a blocked owner:
+        # `attempts_close_held_back` closes those.
+        candidates = (
+            Attempt.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                Q(lease_expires_at__lte=now) | Q(resume_at__lte=now), status=Attempt.Status.RUNNING
+            )
+            .exclude(HELD_BACK)
         )
         if mailing_id is not None:
             candidates = candidates.filter(mailing_id=mailing_id)
@@ -57,15 +64,27 @@ def _lease_take(attempt: Attempt) -> None:
     attempt.lease_token = secrets.token_hex(16)
     attempt.lease_expires_at = lease_end(timezone.now())
     attempt.resume_at = None
+    # `quota_reserved` stays: an earlier holder that is not dead after all may still send
+    # what it reserved. It is cleared when the run ends its turn.
     attempt.save(update_fields=["lease_token", "lease_expires_at", "resume_at"])
 
 
 def attempt_claim_due(*, now: datetime, mailing_id: int | None = None) -> Attempt | None:
-    """Open and claim the run of the next due mailing, and move its schedule on."""
+    """Open and claim the run of the next due mailing, and move its schedule on.
+
+    A paused or disabled mailing, or one of a blocked owner, is not due: its schedule waits
+    (resuming moves it past the slots it missed). One with a run still open waits for it to
+    end: a mailing has at most one open run.
+    """
     tz = ZoneInfo(settings.TIME_ZONE)
     while True:
         with transaction.atomic():
-            due = Mailing.objects.select_for_update(skip_locked=True).filter(next_run_at__lte=now)
+            due = (
+                Mailing.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(next_run_at__lte=now)
+                .exclude(MAILING_HELD_BACK)
+                .exclude(attempts__status=Attempt.Status.RUNNING)
+            )
             if mailing_id is not None:
                 due = due.filter(pk=mailing_id)
             mailing = due.order_by("next_run_at").first()

@@ -10,7 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from core.models import Attempt, Delivery, Mailing
+from core.models import Attempt, Delivery, Mailing, User
+from core.services.sending.controls import attempt_close_stopped, mailing_finish_if_done
+from core.services.sending.quota import daily_quota_of, day_bounds
 
 
 @dataclass(frozen=True)
@@ -28,15 +30,36 @@ class RunReport:
     skipped: int = 0
 
 
-def attempt_finish(*, attempt: Attempt, fatal_reply: str, lease_lost: bool = False) -> RunReport:
+def attempt_finish(
+    *,
+    attempt: Attempt,
+    fatal_reply: str,
+    lease_lost: bool = False,
+    stop_reason: str = "",
+    quota_reached: bool = False,
+) -> RunReport:
     """Close the run with its counts; success when no recipient failed or is left pending,
     and there was someone to send to (recipients skipped as unsubscribed or bounced are no
     failure).
 
-    A run that still has recipients pending waits to resume instead (see `_resume_at`). A
+    A run that still has recipients pending waits to resume instead (see `_resume_at`); one
+    that reached its owner's daily quota, until the next local midnight. A run that was
+    asked to stop (`stop_reason`) ends as stopped, its pending recipients left pending. A
     sender that lost its lease writes nothing: the run belongs to the sender that took it.
     """
     if lease_lost:
+        attempt.refresh_from_db()
+        return run_report(attempt)
+    if stop_reason:
+        with transaction.atomic():
+            closed = attempt_close_stopped(
+                attempt=attempt,
+                reason=stop_reason,
+                now=timezone.now(),
+                lease_token=attempt.lease_token,
+            )
+            if closed:
+                _recount(attempt)
         attempt.refresh_from_db()
         return run_report(attempt)
     with transaction.atomic():
@@ -57,6 +80,13 @@ def attempt_finish(*, attempt: Attempt, fatal_reply: str, lease_lost: bool = Fal
         held = Attempt.objects.filter(
             pk=attempt.pk, lease_token=attempt.lease_token, status=Attempt.Status.RUNNING
         )
+        if quota_reached and pending and not fatal_reply:
+            return _wait_for_quota(
+                attempt=attempt,
+                held=held,
+                counts=(accepted, failed, pending, skipped),
+                now=timezone.now(),
+            )
         resume_at = _resume_at(attempt=attempt, pending=pending, now=timezone.now())
         if resume_at is not None:
             # Left open, with no holder: the first sender after `resume_at` takes it and
@@ -68,6 +98,7 @@ def attempt_finish(*, attempt: Attempt, fatal_reply: str, lease_lost: bool = Fal
                 lease_expires_at=None,
                 resume_at=resume_at,
                 resumes=F("resumes") + 1,
+                quota_reserved=0,
                 accepted_count=accepted,
                 failed_count=failed,
                 pending_count=pending,
@@ -80,20 +111,85 @@ def attempt_finish(*, attempt: Attempt, fatal_reply: str, lease_lost: bool = Fal
             server_response=response,
             finished_at=timezone.now(),
             lease_expires_at=None,
+            quota_reserved=0,
             accepted_count=accepted,
             failed_count=failed,
             pending_count=pending,
             skipped_count=skipped,
         )
         if updated:
-            # The last run of a mailing without slots left finishes it.
-            Mailing.objects.filter(
-                pk=attempt.mailing_id, next_run_at__isnull=True, status=Mailing.Status.RUNNING
-            ).exclude(attempts__status=Attempt.Status.RUNNING).update(
-                status=Mailing.Status.FINISHED
-            )
+            mailing_finish_if_done(mailing_id=attempt.mailing_id)
     attempt.refresh_from_db()
     return run_report(attempt)
+
+
+def _wait_for_quota(*, attempt: Attempt, held, counts: tuple[int, int, int, int], now: datetime):
+    """The run reached its owner's daily quota: its pending recipients wait, with the reason,
+    until the next local midnight; or, when the mailing's next run comes first, the run ends
+    and that run sends to everyone. Resumes for the quota do not count against EMAIL_RESUMES.
+    """
+    accepted, failed, pending, skipped = counts
+    owner = User.objects.only("daily_quota").get(pk=attempt.mailing.owner_id)
+    quota = daily_quota_of(owner)
+    _start, midnight = day_bounds(now)
+    next_run_at = (
+        Mailing.objects.filter(pk=attempt.mailing_id).values_list("next_run_at", flat=True).first()
+    )
+    waits = next_run_at is None or midnight < next_run_at
+    if waits:
+        reason = ngettext(
+            "Daily quota of %(quota)d letter reached; the rest go out after midnight.",
+            "Daily quota of %(quota)d letters reached; the rest go out after midnight.",
+            quota,
+        ) % {"quota": quota}
+    else:
+        reason = ngettext(
+            "Daily quota of %(quota)d letter reached; the rest go out with the next run.",
+            "Daily quota of %(quota)d letters reached; the rest go out with the next run.",
+            quota,
+        ) % {"quota": quota}
+    counted = {
+        "accepted_count": accepted,
+        "failed_count": failed,
+        "pending_count": pending,
+        "skipped_count": skipped,
+        "lease_token": "",
+        "lease_expires_at": None,
+        "quota_reserved": 0,
+    }
+    if waits:
+        updated = held.update(server_response=reason, resume_at=midnight, **counted)
+    else:
+        updated = held.update(
+            status=Attempt.Status.FAILURE,
+            server_response=reason,
+            finished_at=now,
+            **counted,
+        )
+    if updated:
+        Delivery.objects.filter(attempt=attempt, status=Delivery.Status.PENDING).update(
+            reply=reason
+        )
+        if not waits:
+            mailing_finish_if_done(mailing_id=attempt.mailing_id)
+    attempt.refresh_from_db()
+    return run_report(attempt)
+
+
+def _recount(attempt: Attempt) -> None:
+    """Write the run's counts from its ledger (after it ended between progress writes)."""
+    counts = dict(
+        Delivery.objects.filter(attempt=attempt)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    Attempt.objects.filter(pk=attempt.pk).update(
+        accepted_count=counts.get(Delivery.Status.ACCEPTED, 0),
+        failed_count=counts.get(Delivery.Status.FAILED, 0),
+        pending_count=counts.get(Delivery.Status.PENDING, 0),
+        skipped_count=counts.get(Delivery.Status.SKIPPED, 0),
+    )
 
 
 def _resume_at(*, attempt: Attempt, pending: int, now: datetime) -> datetime | None:

@@ -9,6 +9,11 @@ from django.utils.translation import gettext as _
 
 from core.models import Attempt, Mailing
 from core.services.sending.claims import attempt_claim_due, attempt_claim_open, attempt_open
+from core.services.sending.controls import (
+    SendRefused,
+    attempts_close_held_back,
+    mailing_send_refusal,
+)
 from core.services.sending.ledger import RunReport, attempt_finish, run_report
 from core.services.sending.workers import RunSender
 
@@ -24,6 +29,8 @@ def mailings_send_due(
     never stops the others.
     """
     now = now or timezone.now()
+    # Runs asked to stop that nobody sends (waiting to resume, or never taken) end here.
+    attempts_close_held_back(now=now, mailing_id=mailing_id)
     reports = []
     seen_attempts: set[int] = set()
     while True:
@@ -39,7 +46,11 @@ def mailings_send_due(
 
 
 def mailing_send_now(*, mailing: Mailing, now: datetime | None = None) -> RunReport:
-    """Run `mailing` at once in this process, whatever its schedule ("send now", `--mailing`)."""
+    """Run `mailing` at once in this process, whatever its schedule ("send now", `--mailing`).
+
+    Raises SendRefused, and sends nothing, when a run of it is still open, or it is paused,
+    disabled or its owner blocked.
+    """
     attempt = mailing_send_start(mailing=mailing, now=now)
     claimed = attempt_claim_open(
         now=max(attempt.attempted_at, timezone.now()), attempt_id=attempt.pk
@@ -55,9 +66,22 @@ def mailing_send_start(*, mailing: Mailing, now: datetime | None = None) -> Atte
 
     The run is created with an expired lease: the detached sender started after it, or
     else the next `send_mailings`, claims it and sends. Returns at once.
+
+    Raises SendRefused when a run of the mailing is still open (running, or waiting to
+    resume), or the mailing is paused, disabled or its owner blocked. Decided with the
+    mailing's row locked (SQLite serialises write transactions instead), so of many requests
+    at once exactly one opens a run.
     """
     now = now or timezone.now()
     with transaction.atomic():
+        locked = (
+            Mailing.objects.select_for_update(of=("self",))
+            .select_related("owner")
+            .get(pk=mailing.pk)
+        )
+        refusal = mailing_send_refusal(mailing=locked)
+        if refusal:
+            raise SendRefused(refusal)
         attempt = attempt_open(mailing=mailing, now=now, slot_at=None)
         # Open to any sender: no holder, and a lease that is already over.
         attempt.lease_expires_at = now
@@ -78,5 +102,10 @@ def attempt_run(*, attempt: Attempt) -> RunReport:
     except Exception as error:  # a bug, a letter that cannot be built, a database failure
         logger.exception("Run %s of mailing %s failed", attempt.pk, attempt.mailing_id)
         fatal_reply = _("The sender failed: %(error)s") % {"error": error}
-    lease_lost = sender is not None and sender.lease_lost
-    return attempt_finish(attempt=attempt, fatal_reply=fatal_reply, lease_lost=lease_lost)
+    return attempt_finish(
+        attempt=attempt,
+        fatal_reply=fatal_reply,
+        lease_lost=sender is not None and sender.lease_lost,
+        stop_reason=sender.stop_reason if sender is not None else "",
+        quota_reached=sender is not None and sender.quota_reached,
+    )

@@ -19,10 +19,12 @@ from django.utils.translation import gettext as _
 
 from core.models import Attempt, Client, Delivery
 from core.services.sending.claims import deliveries_skip_suppressed, lease_end
+from core.services.sending.controls import attempt_stop_reason
 from core.services.sending.dkim import dkim_signer
 from core.services.sending.headers import LetterError
 from core.services.sending.identity import sender_identity_of
 from core.services.sending.letters import Letter, RenderedLetter
+from core.services.sending.quota import quota_reserve
 from core.services.sending.smtp import (
     Session,
     SessionDropped,
@@ -100,6 +102,18 @@ class RunSender:
         self.lease_renewed_at = time.monotonic()
         self.progress_interval = min(0.5, self.lease_seconds / 4)
         self.unsaved_accepted = self.unsaved_failed = self.unsaved_skipped = 0
+        # Why the run was asked to stop (the owner, a pause, a manager): it ends as stopped.
+        self.stop_reason = ""
+        self.hold_checked_at = -float("inf")
+        # The owner's daily quota: letters reserved and not yet handed out, and results
+        # recorded whose reservation the database has not been given back yet.
+        self.owner_id = mailing.owner_id
+        self.allowance = 0
+        self.unreturned = 0
+        # About how many recipients are still to hand out a first time, so that a run never
+        # reserves much more than it can send (what it holds, other runs cannot have).
+        self.untried_left = attempt.pending_count
+        self.quota_reached = False
 
     # The main thread.
 
@@ -120,22 +134,35 @@ class RunSender:
         retries: list[tuple[float, int, Work]] = []
         outstanding = 0
         capacity = 2 * len(workers)
+        # Quota reserved a few batches at a time: one short transaction per that many letters.
+        self.reserve_batch = 4 * capacity
         exhausted = False
         try:
             while True:
+                self._check_hold()
                 while not self.stop.is_set() and outstanding < capacity:
-                    if retries and retries[0][0] <= time.monotonic():
+                    retry_due = bool(retries) and retries[0][0] <= time.monotonic()
+                    if exhausted and not retry_due:
+                        break
+                    # Every letter handed out, a retry too, holds one letter of the quota.
+                    if self.allowance == 0 and not self._reserve(
+                        outstanding=outstanding, retrying=len(retries)
+                    ):
+                        break
+                    if retry_due:
                         work = heapq.heappop(retries)[2]
-                    elif not exhausted and (work := next(pending, None)) is not None:
-                        pass
-                    else:
+                    elif (work := next(pending, None)) is None:
                         exhausted = True
                         break
+                    else:
+                        self.untried_left -= 1
                     self.work.put(work)
                     outstanding += 1
+                    self.allowance -= 1
                 if outstanding == 0 and (self.stop.is_set() or not retries):
                     break
-                wait = self.lease_seconds / 4
+                # Wakes at least every progress interval, to see a stop request in time.
+                wait = min(self.lease_seconds / 4, self.progress_interval)
                 if retries:
                     wait = min(wait, max(0.001, retries[0][0] - time.monotonic()))
                 try:
@@ -223,6 +250,9 @@ class RunSender:
             tried.append((status, result.reply[:_REPLY_LIMIT], sent_at, result.work.delivery_id))
         self.unsaved_accepted += accepted
         self.unsaved_failed += failed
+        # Each result, whatever it was, gives back the letter its hand-out reserved; an
+        # accepted one is in the ledger from this transaction on.
+        self.unreturned += len(batch)
         # The run's counters and lease are written at most a few times a second; the ledger
         # lines always. A lease is lost only after `SENDING_LEASE_SECONDS` without renewal,
         # so the first write after a stall that long checks it.
@@ -248,14 +278,16 @@ class RunSender:
                 if not progress_due:
                     return
                 accepted, failed = self.unsaved_accepted, self.unsaved_failed
-                skipped = self.unsaved_skipped
+                skipped, returned = self.unsaved_skipped, self.unreturned
                 self.unsaved_accepted = self.unsaved_failed = self.unsaved_skipped = 0
+                self.unreturned = 0
                 cursor.execute(
                     f"UPDATE {Attempt._meta.db_table} "  # noqa: S608 - model table name
                     "SET accepted_count = accepted_count + %s, "
                     "failed_count = failed_count + %s, "
                     "skipped_count = skipped_count + %s, "
-                    "pending_count = pending_count - %s, lease_expires_at = %s "
+                    "pending_count = pending_count - %s, lease_expires_at = %s, "
+                    "quota_reserved = quota_reserved - %s "
                     "WHERE id = %s AND lease_token = %s",
                     [
                         accepted,
@@ -263,6 +295,7 @@ class RunSender:
                         skipped,
                         accepted + failed + skipped,
                         lease_end(now),
+                        returned,
                         self.attempt.pk,
                         self.attempt.lease_token,
                     ],
@@ -274,6 +307,40 @@ class RunSender:
         finally:
             for result in batch:
                 result.recorded.set()
+
+    def _check_hold(self) -> None:
+        """Stop the run, at most every progress interval, if it was asked to: a stop request,
+        a pause, a manager's disable or block (see core.services.sending.controls)."""
+        if time.monotonic() - self.hold_checked_at < self.progress_interval:
+            return
+        self.hold_checked_at = time.monotonic()
+        reason = attempt_stop_reason(attempt_id=self.attempt.pk)
+        if reason:
+            self.stop_reason = reason
+            self.stop.set()
+
+    def _reserve(self, *, outstanding: int, retrying: int) -> bool:
+        """Reserve the next letters of the owner's daily quota; False when none is left.
+
+        With no letter of this run still out, none will come back either: the run has
+        reached the quota and ends its turn, its recipients left pending until midnight.
+        """
+        granted = quota_reserve(
+            attempt=self.attempt,
+            owner_id=self.owner_id,
+            want=max(1, min(self.reserve_batch, self.untried_left + retrying)),
+            returned=self.unreturned,
+            now=timezone.now(),
+        )
+        if granted is None:
+            self._lose_lease()
+            return False
+        self.unreturned = 0
+        self.allowance += granted
+        if not granted and outstanding == 0:
+            self.quota_reached = True
+            self.stop.set()
+        return granted > 0
 
     def _renew_lease(self) -> None:
         if time.monotonic() - self.lease_renewed_at < self.lease_seconds / 4:

@@ -1,0 +1,186 @@
+"""What holds sending back: a stop asked of an open run, a paused or disabled mailing, a
+blocked owner; and the one open run a mailing may have.
+
+THE CONTRACT with whoever wants an open run to stop (the owner's stop or pause, a manager's
+block or disable): set `Attempt.stop_requested_at` (`attempts_request_stop` does, and closes
+at once the runs that have no sender). A run with a sender sees it, or the paused, disabled
+or blocked state itself, at its next progress write (`RunSender`), and ends as stopped; the
+claims never open or take up a run that is held back.
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from core.models import Attempt, Delivery, Mailing
+
+# A run that must not go on, whoever asked.
+HELD_BACK = (
+    Q(stop_requested_at__isnull=False)
+    | Q(mailing__paused_at__isnull=False)
+    | Q(mailing__disabled_at__isnull=False)
+    | Q(mailing__owner__blocked_at__isnull=False)
+)
+# A mailing that no run may be opened for or taken up.
+MAILING_HELD_BACK = (
+    Q(paused_at__isnull=False) | Q(disabled_at__isnull=False) | Q(owner__blocked_at__isnull=False)
+)
+# Its fields, read by the sender between batches (one query with two joins).
+HOLD_FIELDS = (
+    "stop_requested_at",
+    "mailing__paused_at",
+    "mailing__disabled_at",
+    "mailing__disabled_reason",
+    "mailing__owner__blocked_at",
+)
+
+
+class SendRefused(Exception):
+    """A run of the mailing cannot be opened now; the message says why, to its owner."""
+
+
+def stop_reason(
+    *,
+    stop_requested_at: datetime | None,
+    paused_at: datetime | None,
+    disabled_at: datetime | None,
+    disabled_reason: str,
+    blocked_at: datetime | None,
+) -> str:
+    """Why a run ends early (its summary, its pending ledger lines); "" if it may go on."""
+    if disabled_at is not None:
+        return _("Stopped: a manager disabled the mailing (%(reason)s).") % {
+            "reason": disabled_reason
+        }
+    if blocked_at is not None:
+        return _("Stopped: the owner's account is blocked.")
+    if paused_at is not None:
+        return _("Stopped: the mailing was paused.")
+    if stop_requested_at is not None:
+        return _("Stopped on request.")
+    return ""
+
+
+def attempt_stop_reason(*, attempt_id: int) -> str:
+    """Whether the run must stop now, and why ("" if not); one query."""
+    row = Attempt.objects.filter(pk=attempt_id).values_list(*HOLD_FIELDS).first()
+    if row is None:
+        return _("Stopped: the run was deleted.")
+    return stop_reason(**dict(zip(_HOLD_ARGUMENTS, row, strict=True)))
+
+
+_HOLD_ARGUMENTS = ("stop_requested_at", "paused_at", "disabled_at", "disabled_reason", "blocked_at")
+
+
+def stopped_summary(*, reason: str, pending: int) -> str:
+    """The server response of a stopped run: why, and how many recipients it left pending."""
+    if not pending:
+        return reason
+    left = ngettext(
+        "%(count)d recipient left pending.", "%(count)d recipients left pending.", pending
+    ) % {"count": pending}
+    return f"{reason} {left}"
+
+
+def attempts_request_stop(*, attempts: QuerySet[Attempt], now: datetime) -> int:
+    """Ask the open runs among `attempts` to stop; close those with no sender at once.
+
+    A run with a sender ends as stopped at its next progress write (within about a second);
+    a run waiting to resume, or opened and not yet taken, has nobody to see it, so it is
+    closed here. Returns how many runs were asked.
+    """
+    asked = attempts.filter(status=Attempt.Status.RUNNING, stop_requested_at__isnull=True).update(
+        stop_requested_at=now
+    )
+    attempts_close_held_back(now=now)
+    return asked
+
+
+def attempts_close_held_back(*, now: datetime, mailing_id: int | None = None) -> int:
+    """Close as stopped every open run that is held back and has no live sender; how many.
+
+    Its letters stay pending, with the reason, and it is never resumed.
+    """
+    closed = 0
+    with transaction.atomic():
+        candidates = (
+            Attempt.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("mailing__owner")
+            .filter(HELD_BACK, status=Attempt.Status.RUNNING)
+            .filter(
+                Q(resume_at__isnull=False)
+                | Q(lease_expires_at__isnull=True)
+                | Q(lease_expires_at__lte=now)
+            )
+        )
+        if mailing_id is not None:
+            candidates = candidates.filter(mailing_id=mailing_id)
+        for attempt in candidates:
+            mailing = attempt.mailing
+            reason = stop_reason(
+                stop_requested_at=attempt.stop_requested_at,
+                paused_at=mailing.paused_at,
+                disabled_at=mailing.disabled_at,
+                disabled_reason=mailing.disabled_reason,
+                blocked_at=mailing.owner.blocked_at,
+            )
+            attempt_close_stopped(attempt=attempt, reason=reason, now=now)
+            closed += 1
+    return closed
+
+
+def attempt_close_stopped(
+    *, attempt: Attempt, reason: str, now: datetime, lease_token: str | None = None
+) -> bool:
+    """End an open run as stopped: the pending ledger lines keep the reason, the run its counts.
+
+    With `lease_token`, only while that sender still holds the run. Call it inside a
+    transaction.
+    """
+    lines = Delivery.objects.filter(attempt=attempt, status=Delivery.Status.PENDING)
+    pending = lines.count()
+    held = Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.RUNNING)
+    if lease_token is not None:
+        held = held.filter(lease_token=lease_token)
+    updated = held.update(
+        status=Attempt.Status.STOPPED,
+        server_response=stopped_summary(reason=reason, pending=pending),
+        finished_at=now,
+        lease_token="",
+        lease_expires_at=None,
+        resume_at=None,
+        quota_reserved=0,
+    )
+    if updated:
+        lines.update(reply=reason)
+        mailing_finish_if_done(mailing_id=attempt.mailing_id)
+    return bool(updated)
+
+
+def mailing_finish_if_done(*, mailing_id: int) -> None:
+    """The last run of a mailing without slots left finishes it."""
+    Mailing.objects.filter(
+        pk=mailing_id, next_run_at__isnull=True, status=Mailing.Status.RUNNING
+    ).exclude(attempts__status=Attempt.Status.RUNNING).update(status=Mailing.Status.FINISHED)
+
+
+def mailing_send_refusal(*, mailing: Mailing) -> str:
+    """Why no run of `mailing` may be opened now ("" if one may): it is disabled, its owner
+    blocked, it is paused, or a run of it is still open (running, or waiting to resume).
+
+    Read it inside the transaction that opens the run, with the mailing's row locked.
+    """
+    if mailing.disabled_at is not None:
+        return _("A manager disabled this mailing: %(reason)s") % {
+            "reason": mailing.disabled_reason
+        }
+    if mailing.owner.blocked_at is not None:
+        return _("The owner's account is blocked: nothing of theirs is sent.")
+    if mailing.paused_at is not None:
+        return _("This mailing is paused: resume it to send it.")
+    if mailing.attempts.filter(status=Attempt.Status.RUNNING).exists():
+        return _("A run of this mailing is still open: nothing new was started.")
+    return ""
