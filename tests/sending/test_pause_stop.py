@@ -11,13 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client as HttpClient
 from django.urls import reverse
 from django.utils import timezone
 
-from core.models import Attempt, Delivery, Mailing
-from core.services import sending, slots
+from core.models import Attempt, AuditEntry, Delivery, Mailing
+from core.services import administration, sending, slots
 from core.services.sending import claims
-from tests.factories import make_clients, make_mailing
+from tests.factories import PASSWORD, make_clients, make_mailing, make_user
 from tests.sending.conftest import mailers_for
 from tests.smtp_servers import SmtpSink
 
@@ -285,3 +286,38 @@ def test_the_actions_are_post_only(user_client, user, name):
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=1))
 
     assert user_client.get(url(name, mailing)).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_manager_blocking_the_owner_mid_run_stops_it_signs_them_out_and_is_on_record(
+    user, slow_sink
+):
+    """The whole path a manager takes, through the manager's page, against a real run."""
+    manager = make_user(email="mina@example.com", full_name="Mina")
+    administration.managers_add(user=manager)
+    managers_browser = HttpClient()
+    managers_browser.force_login(manager)
+    owners_browser = HttpClient()
+    owners_browser.force_login(user)
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=RECIPIENTS))
+    run = RunInBackground(mailing, slow_sink)
+    run.wait_for(2)
+
+    response = managers_browser.post(
+        reverse("manage-user-block", kwargs={"pk": user.pk}), {"reason": "Spam complaints"}
+    )
+
+    assert response.status_code in (204, 302)
+    assert_stopped(run.join(), slow_sink, reason="Stopped: the owner's account is blocked.")
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.user, entry.action, entry.reason) == (
+        manager,
+        user,
+        AuditEntry.Action.BLOCK_USER,
+        "Spam complaints",
+    )
+    # Signed out at the next request, and the right password no longer signs them in.
+    assert owners_browser.get(reverse("home")).status_code == 302
+    sign_in = HttpClient().post(reverse("login"), {"username": user.email, "password": PASSWORD})
+    assert sign_in.status_code == 200
+    assert "blocked" in sign_in.content.decode()
