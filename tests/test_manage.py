@@ -170,8 +170,10 @@ def test_the_mailing_page_shows_the_facts_and_the_report_never_the_body(
     assert 'data-testid="report-accepted">1<' in report.content.decode()
     for text in (page.content.decode(), report.content.decode()):
         assert "Скидки" not in text and BODY not in text
-    # No way to edit or delete from here: only the owner's pages have them.
+    # No way to edit or delete from here: only the owner's pages have them; nor the owner's
+    # CSV of every recipient, which would answer a manager 404.
     assert reverse("mailing-update", args=[running.pk]) not in html
+    assert reverse("mailing-report-csv", args=[running.pk]) not in report.content.decode()
     assert reverse("mailing-delete", args=[running.pk]) not in html
 
 
