@@ -14,9 +14,12 @@
   });
 
   // The one way the modal closes itself: a successful submit answers an empty 204, which is
-  // not swapped in; the form stays until the modal is hidden.
+  // not swapped in; the form stays until the modal is hidden. Bootstrap ignores hide() while
+  // the dialog is still fading in, so an answer faster than the fade closes it once shown.
+  let closeRequested = false;
   document.body.addEventListener("htmx:beforeSwap", (event) => {
     if (event.detail.target === modalContent && event.detail.xhr.status === 204) {
+      closeRequested = true;
       modal.hide();
       event.detail.shouldSwap = false;
     }
@@ -41,6 +44,10 @@
     const entered = fieldEnteredWhileOpening;
     opening = false;
     fieldEnteredWhileOpening = null;
+    if (closeRequested) {
+      modal.hide();
+      return;
+    }
     if (entered && modalContent.contains(entered)) {
       entered.focus();
       return;
@@ -53,6 +60,7 @@
 
   // Empty the modal once hidden, so a stale form never flashes when it opens next.
   modalElement.addEventListener("hidden.bs.modal", () => {
+    closeRequested = false;
     modalContent.replaceChildren();
   });
 

@@ -174,3 +174,36 @@ def test_editing_a_client_on_its_page_and_deleting_it_from_there(signed_in_page,
     modal.get_by_role("button", name="Delete").click()
     expect(page).to_have_url(re.compile(r"/clients/$"))
     expect(page.locator("#toasts")).to_contain_text("Client anna@example.com deleted.")
+
+
+def test_a_form_saved_while_the_dialog_still_fades_in_closes_it(signed_in_page, user):
+    page = signed_in_page
+    page.goto("/clients/")
+    # A quick user (or a fast autofill) submits the moment the dialog is displayed, before
+    # its 300 ms fade-in ends; Bootstrap ignores a hide() asked for during the fade.
+    # A slow fade (2 s, as on a loaded machine) makes sure the answer comes first.
+    page.add_style_tag(content="#modal.fade { transition-duration: 2s !important; }")
+    page.evaluate(
+        """() => {
+            const modal = document.getElementById('modal');
+            modal.addEventListener('shown.bs.modal', () => { window.__shown = true; });
+            document.body.addEventListener('htmx:beforeSwap', (event) => {
+                if (event.detail.xhr.status === 204) window.__savedBeforeShown = !window.__shown;
+            });
+            const appeared = new MutationObserver(() => {
+                if (modal.style.display !== 'block') return;
+                appeared.disconnect();
+                document.getElementById('id_email').value = 'quick@example.com';
+                document.getElementById('id_full_name').value = 'Quick';
+                document.querySelector('#modal-content form').requestSubmit();
+            });
+            appeared.observe(modal, {attributes: true, attributeFilter: ['style']});
+        }"""
+    )
+
+    page.get_by_role("link", name="New client").click()
+
+    expect(page.get_by_test_id("client-table-section")).to_contain_text("quick@example.com")
+    assert page.evaluate("window.__savedBeforeShown") is True
+    expect(page.locator("#modal")).to_be_hidden(timeout=5_000)
+    assert Client.objects.filter(owner=user, email="quick@example.com").exists()
