@@ -184,7 +184,7 @@ def user_block(request: HttpRequest, pk: int) -> HttpResponse:
                 "progress stop and none of their mailings sends anything until unblocked."
             ),
             "submit_label": _("Block"),
-            "danger": True,
+            "submit_class": "btn-danger",
         },
     )
 
@@ -262,7 +262,7 @@ def mailing_disable(request: HttpRequest, pk: int) -> HttpResponse:
                 "clients and schedule stay as the owner left them."
             ),
             "submit_label": _("Disable"),
-            "danger": True,
+            "submit_class": "btn-danger",
         },
     )
 
