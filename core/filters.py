@@ -36,15 +36,37 @@ class ClientState:
     }
 
 
-class ClientFilter(django_filters.FilterSet):
-    """Clients by free text over email and full name, and by state (active, unsubscribed,
-    bounced)."""
+class EmailOrNameSearch(django_filters.FilterSet):
+    """A free-text search `q` over email and full name: the clients' and the users' bars."""
 
     q = django_filters.CharFilter(
         label=_("Search"),
         method="filter_text",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Email or name")}),
     )
+
+    def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        return queryset.filter(Q(email__icontains=value) | Q(full_name__icontains=value))
+
+
+def _timestamp_set_filter(*, field: str, label, set_label, unset_label) -> django_filters.Filter:
+    """A choice of the rows whose `field` (a timestamp: blocked_at, disabled_at) is set
+    (`set_label`), or not (`unset_label`), or all."""
+    return django_filters.ChoiceFilter(
+        label=label,
+        choices=[("yes", set_label), ("no", unset_label)],
+        empty_label=_("All"),
+        method=lambda queryset, name, value: queryset.filter(
+            **{f"{field}__isnull": value != "yes"}
+        ),
+    )
+
+
+class ClientFilter(EmailOrNameSearch):
+    """Clients by free text over email and full name, and by state (active, unsubscribed,
+    bounced)."""
+
     state = django_filters.ChoiceFilter(
         label=_("State"),
         choices=ClientState.CHOICES,
@@ -56,10 +78,6 @@ class ClientFilter(django_filters.FilterSet):
         model = Client
         fields = ["q", "state"]
         form = FilterForm
-
-    def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()
-        return queryset.filter(Q(email__icontains=value) | Q(full_name__icontains=value))
 
     def filter_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(ClientState.LOOKUPS[value])
@@ -170,32 +188,17 @@ class AttemptFilter(django_filters.FilterSet):
 # --- The manager's filter bars (core.views.manage).
 
 
-class UserOverviewFilter(django_filters.FilterSet):
+class UserOverviewFilter(EmailOrNameSearch):
     """Every user by free text over email and name, and by blocked or not."""
 
-    q = django_filters.CharFilter(
-        label=_("Search"),
-        method="filter_text",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Email or name")}),
-    )
-    blocked = django_filters.ChoiceFilter(
-        label=_("Blocked"),
-        choices=[("yes", _("Blocked")), ("no", _("Not blocked"))],
-        empty_label=_("All"),
-        method="filter_blocked",
+    blocked = _timestamp_set_filter(
+        field="blocked_at", label=_("Blocked"), set_label=_("Blocked"), unset_label=_("Not blocked")
     )
 
     class Meta:
         model = User
         fields = ["q", "blocked"]
         form = FilterForm
-
-    def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()
-        return queryset.filter(Q(email__icontains=value) | Q(full_name__icontains=value))
-
-    def filter_blocked(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(blocked_at__isnull=value != "yes")
 
 
 class MailingOversightFilter(django_filters.FilterSet):
@@ -209,20 +212,17 @@ class MailingOversightFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         label=_("Status"), choices=Mailing.Status.choices, empty_label=_("Any status")
     )
-    disabled = django_filters.ChoiceFilter(
+    disabled = _timestamp_set_filter(
+        field="disabled_at",
         label=_("Disabled"),
-        choices=[("yes", _("Disabled")), ("no", _("Not disabled"))],
-        empty_label=_("All"),
-        method="filter_disabled",
+        set_label=_("Disabled"),
+        unset_label=_("Not disabled"),
     )
 
     class Meta:
         model = Mailing
         fields = ["owner", "status", "disabled"]
         form = FilterForm
-
-    def filter_disabled(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(disabled_at__isnull=value != "yes")
 
 
 class AuditEntryFilter(django_filters.FilterSet):

@@ -13,12 +13,15 @@ from core.models import Attempt, AuditEntry, Client, Mailing, Message, User
 
 
 class RowActionsColumn(tables.TemplateColumn):
-    """Edit and Delete for the row's object: they open in the shared modal (htmx), and are plain
-    links to the form pages without JavaScript."""
+    """The row's buttons, at its end: Edit and Delete of the `noun`'s object, or those of
+    `template_name` (the manager's acts on a user). They open in the shared modal (htmx), and
+    are plain links to the form pages without JavaScript."""
 
-    def __init__(self, *, noun: str) -> None:
+    def __init__(
+        self, *, noun: str = "", template_name: str = "includes/object_actions.html"
+    ) -> None:
         super().__init__(
-            template_name="includes/object_actions.html",
+            template_name=template_name,
             extra_context={"noun": noun, "small": True},
             verbose_name="",
             orderable=False,
@@ -275,13 +278,15 @@ class AttemptTable(tables.Table):
 # --- The manager's tables (core.views.manage): every user, every mailing, the audit log.
 
 
-def _blocked_badge(blocked_at, reason: str) -> str:
-    if blocked_at is None:
+def _stopped_badge(since, reason: str, *, state: str, label: str) -> str:
+    """A red `label` badge while `since` is set (blocked, disabled); the `reason` on hover."""
+    if since is None:
         return ""
     return format_html(
-        '<span class="badge text-bg-danger" data-state="blocked" title="{}">{}</span>',
+        '<span class="badge text-bg-danger" data-state="{}" title="{}">{}</span>',
+        state,
         reason,
-        _("Blocked"),
+        label,
     )
 
 
@@ -302,12 +307,7 @@ class UserOverviewTable(tables.Table):
     )
     last_login = tables.DateTimeColumn(verbose_name=_("Last sign-in"), short=True)
     blocked_at = tables.Column(verbose_name=_("Blocked"), empty_values=())
-    actions = tables.TemplateColumn(
-        template_name="core/manage/user_actions.html",
-        verbose_name="",
-        orderable=False,
-        attrs={"td": {"class": "text-end text-nowrap"}},
-    )
+    actions = RowActionsColumn(template_name="core/manage/user_actions.html")
 
     class Meta:
         model = User
@@ -327,7 +327,9 @@ class UserOverviewTable(tables.Table):
         row_attrs = ROW_ATTRS
 
     def render_blocked_at(self, record: User) -> str:
-        return _blocked_badge(record.blocked_at, record.blocked_reason)
+        return _stopped_badge(
+            record.blocked_at, record.blocked_reason, state="blocked", label=_("Blocked")
+        )
 
 
 class MailingOversightTable(tables.Table):
@@ -354,12 +356,8 @@ class MailingOversightTable(tables.Table):
         row_attrs = ROW_ATTRS
 
     def render_disabled_at(self, record: Mailing) -> str:
-        if record.disabled_at is None:
-            return ""
-        return format_html(
-            '<span class="badge text-bg-danger" data-state="disabled" title="{}">{}</span>',
-            record.disabled_reason,
-            _("Disabled"),
+        return _stopped_badge(
+            record.disabled_at, record.disabled_reason, state="disabled", label=_("Disabled")
         )
 
 

@@ -26,8 +26,27 @@ def _open_runs(**lookups) -> QuerySet[Attempt]:
     )
 
 
-def _mailing_subject(mailing: Mailing) -> str:
-    return f"{mailing.message.subject} ({mailing.owner.email})"[:300]
+def _user_audit(
+    *, actor: User, action: AuditEntry.Action, user: User, reason: str, subject: str = ""
+) -> AuditEntry:
+    """The log's row of an act on `user`, shown as `subject` (default: their email)."""
+    return AuditEntry.objects.create(
+        actor=actor, action=action, user=user, subject=subject or user.email, reason=reason
+    )
+
+
+def _mailing_audit(
+    *, actor: User, action: AuditEntry.Action, mailing: Mailing, reason: str
+) -> AuditEntry:
+    """The log's row of an act on `mailing`, shown by its subject and owner."""
+    return AuditEntry.objects.create(
+        actor=actor,
+        action=action,
+        user=mailing.owner,
+        mailing=mailing,
+        subject=f"{mailing.message.subject} ({mailing.owner.email})"[:300],
+        reason=reason,
+    )
 
 
 def user_block(*, actor: User, user: User, reason: str, now: datetime) -> AuditEntry:
@@ -45,12 +64,8 @@ def user_block(*, actor: User, user: User, reason: str, now: datetime) -> AuditE
         user.blocked_at, user.blocked_reason = now, reason
         user.save(update_fields=["blocked_at", "blocked_reason"])
         _open_runs(mailing__owner=user).update(stop_requested_at=now)
-        return AuditEntry.objects.create(
-            actor=actor,
-            action=AuditEntry.Action.BLOCK_USER,
-            user=user,
-            subject=user.email,
-            reason=reason,
+        return _user_audit(
+            actor=actor, action=AuditEntry.Action.BLOCK_USER, user=user, reason=reason
         )
 
 
@@ -61,12 +76,8 @@ def user_unblock(*, actor: User, user: User, reason: str) -> AuditEntry:
     with transaction.atomic():
         user.blocked_at, user.blocked_reason = None, ""
         user.save(update_fields=["blocked_at", "blocked_reason"])
-        return AuditEntry.objects.create(
-            actor=actor,
-            action=AuditEntry.Action.UNBLOCK_USER,
-            user=user,
-            subject=user.email,
-            reason=reason,
+        return _user_audit(
+            actor=actor, action=AuditEntry.Action.UNBLOCK_USER, user=user, reason=reason
         )
 
 
@@ -77,7 +88,7 @@ def user_set_quota(*, actor: User, user: User, quota: int | None, reason: str) -
         user.daily_quota = quota
         user.save(update_fields=["daily_quota"])
         default = _("the default")
-        return AuditEntry.objects.create(
+        return _user_audit(
             actor=actor,
             action=AuditEntry.Action.SET_QUOTA,
             user=user,
@@ -100,13 +111,8 @@ def mailing_disable(*, actor: User, mailing: Mailing, reason: str, now: datetime
         # Not save(): `updated_at` is the owner's last edit, and stays theirs.
         Mailing.objects.filter(pk=mailing.pk).update(disabled_at=now, disabled_reason=reason)
         _open_runs(mailing=mailing).update(stop_requested_at=now)
-        return AuditEntry.objects.create(
-            actor=actor,
-            action=AuditEntry.Action.DISABLE_MAILING,
-            user=mailing.owner,
-            mailing=mailing,
-            subject=_mailing_subject(mailing),
-            reason=reason,
+        return _mailing_audit(
+            actor=actor, action=AuditEntry.Action.DISABLE_MAILING, mailing=mailing, reason=reason
         )
 
 
@@ -122,13 +128,8 @@ def mailing_enable(*, actor: User, mailing: Mailing, reason: str, now: datetime)
         Mailing.objects.filter(pk=mailing.pk).update(
             disabled_at=None, disabled_reason="", next_run_at=mailing.next_run_at
         )
-        return AuditEntry.objects.create(
-            actor=actor,
-            action=AuditEntry.Action.ENABLE_MAILING,
-            user=mailing.owner,
-            mailing=mailing,
-            subject=_mailing_subject(mailing),
-            reason=reason,
+        return _mailing_audit(
+            actor=actor, action=AuditEntry.Action.ENABLE_MAILING, mailing=mailing, reason=reason
         )
 
 

@@ -43,11 +43,10 @@ def signup(request: HttpRequest) -> HttpResponse:
             full_name=form.cleaned_data["full_name"],
             password=form.cleaned_data["password1"],
         )
-        accounts.account_letter_enqueue(
-            kind=accounts.SIGNUP, email=form.cleaned_data["email"], request=request
-        )
-        return redirect("check-inbox")
-    return TemplateResponse(request, "registration/signup.html", {"form": form})
+    # Registered, the address gets its letter as on the other letter forms.
+    return _letter_form(
+        request, form, kind=accounts.SIGNUP, template="registration/signup.html", done="check-inbox"
+    )
 
 
 @login_not_required
@@ -62,13 +61,13 @@ def check_inbox(request: HttpRequest) -> HttpResponse:
 def verification_resend(request: HttpRequest) -> HttpResponse:
     """Send a new verification link to an unverified account's address; any address gets the
     same answer."""
-    form = VerificationResendForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        accounts.account_letter_enqueue(
-            kind=accounts.VERIFICATION, email=form.cleaned_data["email"], request=request
-        )
-        return redirect("check-inbox")
-    return TemplateResponse(request, "registration/verification_resend.html", {"form": form})
+    return _letter_form(
+        request,
+        VerificationResendForm(request.POST or None),
+        kind=accounts.VERIFICATION,
+        template="registration/verification_resend.html",
+        done="check-inbox",
+    )
 
 
 @login_not_required
@@ -95,13 +94,26 @@ def verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
 def password_reset(request: HttpRequest) -> HttpResponse:
     """Ask for a password-reset link: the letter goes outside the request, so a known and an
     unknown address get the same answer in the same time."""
-    form = PasswordResetForm(request.POST or None)
+    return _letter_form(
+        request,
+        PasswordResetForm(request.POST or None),
+        kind=accounts.PASSWORD_RESET,
+        template="registration/password_reset_form.html",
+        done="password_reset_done",
+    )
+
+
+def _letter_form(
+    request: HttpRequest, form, *, kind: str, template: str, done: str
+) -> HttpResponse:
+    """A form whose valid post queues the `kind` of letter to its email and goes to `done`;
+    otherwise its `template`, with the errors of a post."""
     if request.method == "POST" and form.is_valid():
         accounts.account_letter_enqueue(
-            kind=accounts.PASSWORD_RESET, email=form.cleaned_data["email"], request=request
+            kind=kind, email=form.cleaned_data["email"], request=request
         )
-        return redirect("password_reset_done")
-    return TemplateResponse(request, "registration/password_reset_form.html", {"form": form})
+        return redirect(done)
+    return TemplateResponse(request, template, {"form": form})
 
 
 def lockout(

@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
-from django_tables2 import RequestConfig
 
 from core import selectors
 from core.filters import AuditEntryFilter, MailingOversightFilter, UserOverviewFilter
@@ -29,7 +28,7 @@ from core.models import AuditEntry, User
 from core.permissions import Action, permission_required
 from core.services import administration
 from core.tables import AuditEntryTable, MailingOversightTable, UserOverviewTable
-from core.views.lists import PER_PAGE
+from core.views.lists import list_response
 from core.views.modal import partial_for
 
 # The manager's page of a mailing shows its latest runs; the report counts them all.
@@ -43,8 +42,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
     whether they are blocked: one query for the page, whatever it holds."""
     queryset = selectors.user_overview(now=timezone.now())
     filterset = UserOverviewFilter(request.GET, queryset=queryset)
-    return _table_response(
-        request, filterset, UserOverviewTable, "core/manage/user_list.html#user-table"
+    return _list_response(
+        request, filterset, UserOverviewTable, noun="user", heading=_("Users"), tab="users"
     )
 
 
@@ -53,8 +52,13 @@ def user_list(request: HttpRequest) -> HttpResponse:
 def mailing_list(request: HttpRequest) -> HttpResponse:
     """Every user's mailings with their owner, filtered by owner, status and disabled."""
     filterset = MailingOversightFilter(request.GET, queryset=selectors.mailing_oversight_list())
-    return _table_response(
-        request, filterset, MailingOversightTable, "core/manage/mailing_list.html#mailing-table"
+    return _list_response(
+        request,
+        filterset,
+        MailingOversightTable,
+        noun="mailing",
+        heading=_("Every mailing"),
+        tab="mailings",
     )
 
 
@@ -92,22 +96,32 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     """The audit log, newest first, filtered by action."""
     queryset = AuditEntry.objects.select_related("actor")
     filterset = AuditEntryFilter(request.GET, queryset=queryset)
-    return _table_response(
-        request, filterset, AuditEntryTable, "core/manage/audit_list.html#audit-table"
+    return _list_response(
+        request, filterset, AuditEntryTable, noun="audit", heading=_("Audit log"), tab="audit"
     )
 
 
-def _table_response(
-    request: HttpRequest, filterset, table_class: type[tables.Table], section: str
+def _list_response(
+    request: HttpRequest,
+    filterset,
+    table_class: type[tables.Table],
+    *,
+    noun: str,
+    heading: str,
+    tab: str,
 ) -> TemplateResponse:
-    """A manager's list: the rows `filterset` lets through in a `table_class`, sorted and paged
-    by the query string. `section` is "page.html#partial": htmx gets only the partial. (The
-    owner's lists have a create button and one shared page; these have neither.)"""
-    table = table_class(filterset.qs)
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    template, partial = section.split("#")
-    context = {"filter": filterset, "table": table}
-    return TemplateResponse(request, partial_for(request, template, partial), context)
+    """A manager's list under `heading`: the owner's list page without its create button, under
+    the manager's tabs (`tab` is the one shown), its filter bar asking `manage-<noun>-list`."""
+    return list_response(
+        request,
+        filterset,
+        table_class,
+        noun=noun,
+        heading=heading,
+        list_url=reverse(f"manage-{noun}-list"),
+        above="core/manage/nav.html",
+        current=tab,
+    )
 
 
 # --- The acts: a form in the shared modal, always with a reason.
@@ -170,7 +184,7 @@ def user_block(request: HttpRequest, pk: int) -> HttpResponse:
                 "progress stop and none of their mailings sends anything until unblocked."
             ),
             "submit_label": _("Block"),
-            "danger": True,
+            "submit_class": "btn-danger",
         },
     )
 
@@ -248,7 +262,7 @@ def mailing_disable(request: HttpRequest, pk: int) -> HttpResponse:
                 "clients and schedule stay as the owner left them."
             ),
             "submit_label": _("Disable"),
-            "danger": True,
+            "submit_class": "btn-danger",
         },
     )
 
