@@ -12,5 +12,3 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# The benchmarks send far more than a user's day: no quota.
-DAILY_LETTER_QUOTA = 10**9
