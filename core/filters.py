@@ -1,12 +1,14 @@
 """Filter bars above the lists: one `<Model>Filter` per entity, over the user's own rows."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import django_filters
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from django_filters.fields import DateRangeField
 
 from core import selectors
 from core.models import Attempt, AuditEntry, Client, Mailing, Message, Periodicity, User
@@ -18,6 +20,34 @@ class FilterForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("auto_id", "filter_%s")
         super().__init__(*args, **kwargs)
+
+
+# The days a date filter takes: their local midnights exist in every zone (0001-01-01 and
+# 9999-12-31 would overflow when made aware); any other day is a field error, not a 500.
+FIRST_FILTER_DAY, LAST_FILTER_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+class FilterDateField(forms.DateField):
+    """A date of a filter bar, within the days a date filter takes."""
+
+    default_validators = [MinValueValidator(FIRST_FILTER_DAY), MaxValueValidator(LAST_FILTER_DAY)]
+
+
+class FilterDateRangeField(DateRangeField):
+    """django-filter's date range, each end within the days a date filter takes."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        # DateRangeField makes its two plain DateFields here; make the bounded ones instead.
+        fields = (FilterDateField(), FilterDateField())
+        super(DateRangeField, self).__init__(fields, *args, **kwargs)
+
+
+class DateFilter(django_filters.DateFilter):
+    field_class = FilterDateField
+
+
+class DateFromToRangeFilter(django_filters.DateFromToRangeFilter):
+    field_class = FilterDateRangeField
 
 
 class ClientState:
@@ -134,9 +164,7 @@ class MailingFilter(django_filters.FilterSet):
     message = django_filters.ModelChoiceFilter(
         label=_("Message"), queryset=_user_messages, empty_label=_("Any message")
     )
-    start_at = django_filters.DateFromToRangeFilter(
-        label=_("First send between"), widget=DateRangeWidget()
-    )
+    start_at = DateFromToRangeFilter(label=_("First send between"), widget=DateRangeWidget())
 
     class Meta:
         model = Mailing
@@ -163,12 +191,12 @@ class AttemptFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         label=_("Status"), choices=Attempt.Status.choices, empty_label=_("Any status")
     )
-    date_from = django_filters.DateFilter(
+    date_from = DateFilter(
         label=pgettext_lazy("date range", "From"),
         method="filter_date_from",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    date_to = django_filters.DateFilter(
+    date_to = DateFilter(
         label=pgettext_lazy("date range", "To"),
         method="filter_date_to",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

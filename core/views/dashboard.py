@@ -5,11 +5,11 @@ from django.template.response import TemplateResponse
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
-from django_tables2 import RequestConfig
 
 from core import selectors
 from core.filters import AttemptFilter
 from core.tables import AttemptTable, KeysFirstPaginator
+from core.views.lists import TableConfig
 
 ATTEMPTS_PER_PAGE = 10
 # The element whose htmx requests refresh every live part of the page at once.
@@ -23,7 +23,7 @@ def _attempt_table(request: HttpRequest) -> tuple[AttemptFilter, AttemptTable]:
         request.GET or None, queryset=selectors.attempt_list(user=request.user), request=request
     )
     table = AttemptTable(attempt_filter.qs)
-    RequestConfig(
+    TableConfig(
         request, paginate={"paginator_class": KeysFirstPaginator, "per_page": ATTEMPTS_PER_PAGE}
     ).configure(table)
     return attempt_filter, table

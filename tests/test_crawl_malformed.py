@@ -1,0 +1,83 @@
+"""A crawl of every page of the app with malformed query parameters: a clear answer (a page, a
+form error, a 400 or a 404), never a 500."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from core.services import administration
+from core.views.lists import MAX_PER_PAGE
+from tests.factories import make_client, make_clients, make_mailing, make_message, record_run
+from tests.test_access import app_url_patterns
+
+MALFORMED = {
+    "page": ["99999999999999999999", "-1", "²", "abc", "0"],
+    "per_page": ["100000", "-5", "x"],
+    "sort": ["nonexistent", "-", "__class__", "email;drop"],
+    "q": ["%", "\\", "' OR 1=1 --", "x" * 5000],
+    "date_from": ["0001-01-01", "9999-12-31", "2026-02-30", "x"],
+    "date_to": ["9999-12-31", "0001-01-01", "x"],
+    "start_at_after": ["0001-01-01", "9999-12-31"],
+    "start_at_before": ["0001-01-01", "9999-12-31"],
+    "status": ["nonexistent"],
+    "mailing": ["99999999999999999999", "²", "x"],
+    "owner": ["99999999999999999999", "²"],
+    "state": ["nonexistent"],
+    "action": ["nonexistent"],
+    "pk": ["²", "99999999999999999999"],
+    "preview_client": ["²", "99999999999999999999"],
+    "email": ["a" * 300 + "@example.com", "@", "\x00"],
+}
+
+
+@pytest.fixture
+def crawler(client, user):
+    """A signed-in manager who owns one of everything, so every URL has an object to show."""
+    administration.managers_add(user=user)
+    other = make_client(owner=user, email="c@example.com", full_name="C")
+    message = make_message(owner=user)
+    mailing = make_mailing(owner=user, message=message, clients=[other])
+    record_run(mailing, {"c@example.com": ("accepted", "250 OK")}, at=timezone.now())
+    client.force_login(user)
+    client.raise_request_exception = False  # a 500 is counted, not raised
+    objects = {"client": other, "message": message, "mailing": mailing, "user": user}
+    return client, objects
+
+
+def crawl_urls(objects) -> list[str]:
+    urls = []
+    for pattern in app_url_patterns():
+        keys = set(pattern.pattern.converters)
+        if not keys:
+            urls.append(reverse(pattern.name))
+        elif keys == {"pk"}:
+            noun = pattern.name.removeprefix("manage-").split("-")[0]
+            if noun in objects:
+                urls.append(reverse(pattern.name, kwargs={"pk": objects[noun].pk}))
+    return urls
+
+
+@pytest.mark.django_db
+def test_no_query_parameter_answers_500(crawler):
+    client, objects = crawler
+    failures = []
+    for url in crawl_urls(objects):
+        for name, values in MALFORMED.items():
+            for value in values:
+                for htmx in (False, True):
+                    headers = {"HX-Request": "true"} if htmx else {}
+                    response = client.get(url, {name: value}, headers=headers)
+                    if response.status_code >= 500:
+                        failures.append(f"{url}?{name}={value[:30]} htmx={htmx}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
+def test_a_page_size_is_capped_and_a_page_past_the_last_shows_the_last(user_client, user):
+    make_clients(owner=user, count=MAX_PER_PAGE + 30)
+
+    huge = user_client.get(reverse("client-list"), {"per_page": "100000"})
+    past = user_client.get(reverse("client-list"), {"page": "99999"})
+
+    assert len(huge.context["table"].page.object_list) == MAX_PER_PAGE
+    assert past.context["table"].page.number == past.context["table"].paginator.num_pages
