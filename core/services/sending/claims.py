@@ -151,37 +151,21 @@ def attempt_open(*, mailing: Mailing, now: datetime, slot_at: datetime | None) -
     return attempt
 
 
-def deliveries_skip_suppressed(*, attempt_id: int, after_id: int, up_to_id: int) -> set[int]:
-    """Turn the pending lines in (`after_id`, `up_to_id`] of clients who unsubscribed or bounced
-    since the run opened into skipped ones; return their ids (usually none).
-
-    A run resumed or taken over later must not send to them. One query over a range of the
-    ledger, joined to each line's client by its key; an UPDATE only when it found some.
-    """
+def deliveries_skip(*, ids: list[int]) -> None:
+    """Turn these pending ledger lines, of clients who unsubscribed or bounced since the run
+    opened, into skipped ones with the reason; one UPDATE."""
     table, client_table = Delivery._meta.db_table, Client._meta.db_table
+    reason, reason_params = _skip_reason_sql("c")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT d.id FROM {table} d JOIN {client_table} c ON c.id = d.client_id
-            WHERE d.attempt_id = %s AND d.status = %s AND d.id > %s AND d.id <= %s
-            AND {_SUPPRESSED.format(alias="c")}
-            """,  # noqa: S608 - table names come from the models, values are parameters
-            [attempt_id, Delivery.Status.PENDING, after_id, up_to_id],
-        )
-        found = [row[0] for row in cursor.fetchall()]
-        if not found:
-            return set()
-        reason, reason_params = _skip_reason_sql("c")
         cursor.execute(
             f"""
             UPDATE {table} SET status = %s, reply = (
                 SELECT {reason} FROM {client_table} c WHERE c.id = {table}.client_id
             )
-            WHERE status = %s AND id IN ({", ".join(["%s"] * len(found))})
+            WHERE status = %s AND id IN ({", ".join(["%s"] * len(ids))})
             """,  # noqa: S608 - table names come from the models, values are parameters
-            [Delivery.Status.SKIPPED, *reason_params, Delivery.Status.PENDING, *found],
+            [Delivery.Status.SKIPPED, *reason_params, Delivery.Status.PENDING, *ids],
         )
-    return set(found)
 
 
 # Whether the client of alias `{alias}` is left out of runs (see Client.is_suppressed).

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import Attempt, Client, Delivery
-from core.services.sending.claims import deliveries_skip_suppressed, lease_end
+from core.services.sending.claims import deliveries_skip, lease_end
 from core.services.sending.controls import attempt_stop_reason
 from core.services.sending.dkim import dkim_signer
 from core.services.sending.headers import LetterError
@@ -211,22 +211,29 @@ class RunSender:
                     attempt_id=self.attempt.pk, status=Delivery.Status.PENDING, id__gt=last_id
                 )
                 .order_by("id")
-                .values_list("id", "email", "client__full_name", "client_id")[:_FETCH_BATCH]
+                .values_list(
+                    "id",
+                    "email",
+                    "client__full_name",
+                    "client_id",
+                    "client__unsubscribed_at",
+                    "client__bounced_at",
+                )[:_FETCH_BATCH]
             )
             if not rows:
                 return
+            last_id = rows[-1][0]
             # Clients who unsubscribed or bounced since the run opened (it may have been
             # resumed or taken over much later) are skipped, not sent to.
-            skipped = deliveries_skip_suppressed(
-                attempt_id=self.attempt.pk, after_id=last_id, up_to_id=rows[-1][0]
-            )
-            self.unsaved_skipped += len(skipped)
-            last_id = rows[-1][0]
-            rows = [row for row in rows if row[0] not in skipped]
-            for delivery_id, email, name, client_id in rows:
-                yield Work(
-                    delivery_id=delivery_id, email=email, name=name or "", client_id=client_id
-                )
+            skipped = [row[0] for row in rows if row[4] is not None or row[5] is not None]
+            if skipped:
+                deliveries_skip(ids=skipped)
+                self.unsaved_skipped += len(skipped)
+            for delivery_id, email, name, client_id, unsubscribed, bounced in rows:
+                if unsubscribed is None and bounced is None:
+                    yield Work(
+                        delivery_id=delivery_id, email=email, name=name or "", client_id=client_id
+                    )
             del rows  # before the next batch is fetched: one batch in memory at a time
 
     def _record(self, batch: list[Result]) -> None:
