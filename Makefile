@@ -28,7 +28,8 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed node_modules/.installed
 	@mkdir -p var/log var/mail
 
-# The web server, the SMTP sink and the scheduler loop start together; Ctrl-C stops all three.
+# The web server, the SMTP sink, the task worker and the scheduler loop start together; Ctrl-C
+# stops them all.
 run: setup
 	@[ -f .env ] || { cp .env.example .env; echo "Created .env from .env.example (edit it to configure)"; }
 	$(PY) manage.py migrate --no-input
@@ -36,6 +37,7 @@ run: setup
 	$(PY) manage.py ensure_demo_user
 	@trap 'kill 0' EXIT; \
 	$(PY) manage.py smtp_sink & \
+	$(PY) manage.py db_worker --no-reload & \
 	$(PY) manage.py run_scheduler & \
 	$(PY) manage.py runserver --noreload 127.0.0.1:8000
 

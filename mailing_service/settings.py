@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "widget_tweaks",
     "django_crontab",
     "axes",
+    "django_tasks_db",
     "core",
 ]
 
@@ -261,8 +262,9 @@ SENDING_LEASE_SECONDS = env.float("SENDING_LEASE_SECONDS", default=60.0)
 # Letters a day (since local midnight, TIME_ZONE) one user's runs may send together; a manager
 # can set another number per user. A run that reaches it leaves the rest pending until midnight.
 DAILY_LETTER_QUOTA = env.int("DAILY_LETTER_QUOTA", default=1000)
-# A mailing due when saved, and "send now", go out from a detached `send_mailings` process.
-SENDING_START_DETACHED = True
+# Background work (a mailing due when saved, "send now", account letters) is a task of Django's
+# tasks framework, stored in the database by django-tasks-db and run by `manage.py db_worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Security: secure defaults; what needs HTTPS in front is switched on from the environment.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)

@@ -26,6 +26,3 @@ SECURE_SSL_REDIRECT = False
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so that commands started as child processes see the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
-
-# Tests that want the detached sender of a mailing due when saved switch it on themselves.
-SENDING_START_DETACHED = False

@@ -7,8 +7,8 @@ from django.core import mail
 from django.urls import reverse
 
 from core.models import User
-from core.services.accounts import account_letters_wait
 from tests.factories import PASSWORD
+from tests.tasks import tasks_run
 
 
 @pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_sign_in_with_email_and_sign_out(client, user):
 @pytest.mark.django_db(transaction=True)
 def test_password_reset_sends_a_link_that_sets_a_new_password(client, user):
     client.post(reverse("password_reset"), {"email": "anna@example.com"})
-    account_letters_wait()  # the letter goes outside the request
+    tasks_run()  # the letter goes outside the request
 
     assert len(mail.outbox) == 1
     link = re.search(r"https?://\S+", mail.outbox[0].body).group(0)

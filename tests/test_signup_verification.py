@@ -13,10 +13,11 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from core.models import User
-from core.services.accounts import EmailVerificationTokenGenerator, account_letters_wait
+from core.services.accounts import EmailVerificationTokenGenerator
 from tests.factories import PASSWORD, make_user
 from tests.sending.conftest import mailers_for
 from tests.smtp_servers import SmtpSink
+from tests.tasks import tasks_run
 
 # Threads send the letters after the commit: their connection must see the committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +32,7 @@ def sign_up(client, email: str = "new@example.com", password: str = PASSWORD):
         {"email": email, "full_name": "New", "password1": password, "password2": password},
         follow=True,
     )
-    account_letters_wait()
+    tasks_run()
     return response
 
 
@@ -136,7 +137,7 @@ def test_password_reset_answers_the_same_for_known_and_unknown_addresses(client)
 
     def ask(email):
         response = client.post(reverse("password_reset"), {"email": email}, follow=True)
-        account_letters_wait()
+        tasks_run()
         return response
 
     known, unknown = ask("anna@example.com"), ask("nobody@example.com")
@@ -152,7 +153,7 @@ def test_send_the_link_again_answers_the_same_and_sends_to_an_unverified_account
 
     def resend(email):
         response = client.post(reverse("verification-resend"), {"email": email}, follow=True)
-        account_letters_wait()
+        tasks_run()
         return response
 
     answers = [resend(e) for e in ("new@example.com", "anna@example.com", "nobody@example.com")]
@@ -179,7 +180,7 @@ def test_the_request_does_not_wait_on_the_mail_server(client, settings):
         client.post(reverse("password_reset"), {"email": "anna@example.com"})
         assert time.monotonic() - started < 0.5
 
-        account_letters_wait(timeout=15)
+        tasks_run()
 
         assert sorted(m.recipients for m in sink.messages) == [
             ("anna@example.com",),

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import AccountLetter
-from core.services.accounts import account_letters_wait
 from tests.factories import PASSWORD, make_user
+from tests.tasks import tasks_run
 
 CSRF_TOKEN = re.compile(rb'(name="csrfmiddlewaretoken" value="|"X-CSRFToken": ")[^"]+"')
 
@@ -109,7 +109,7 @@ def test_account_letters_stop_at_the_hourly_limit_and_the_page_does_not_tell(cli
         answers.append(
             client.post(reverse("password_reset"), {"email": "anna@example.com"}, follow=True)
         )
-        account_letters_wait()
+        tasks_run()
 
     assert len(mail.outbox) == 3
     pages = {CSRF_TOKEN.sub(rb"\1", a.content) for a in answers}
@@ -132,7 +132,7 @@ def test_the_limit_counts_every_kind_of_letter_per_address(client):
     )
     for email in ("anna@example.com", "boris@example.com"):
         client.post(reverse("password_reset"), {"email": email})
-    account_letters_wait()
+    tasks_run()
 
     assert [letter.to for letter in mail.outbox] == [["boris@example.com"]]
 
@@ -150,6 +150,6 @@ def test_letters_older_than_an_hour_no_longer_count(client):
     )
 
     client.post(reverse("password_reset"), {"email": "anna@example.com"})
-    account_letters_wait()
+    tasks_run()
 
     assert len(mail.outbox) == 1

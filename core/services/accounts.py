@@ -4,18 +4,18 @@ Sign-up, "send the link again" and password reset answer the same page, in the s
 whether or not the address has an account: the request only hands the address to
 `account_letter_enqueue`, and the background work decides what (if anything) to send. That work
 is `account_letter_send`; `account_letter_enqueue` is the one place that runs it outside the
-request (a thread after commit today, a task of Django's tasks framework later).
+request, as a task of Django's tasks framework that a worker (`manage.py db_worker`) runs.
 """
 
 import logging
-import threading
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -90,60 +90,28 @@ def letter_link_base(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
-def account_letter_enqueue(*, kind: str, email: str, request: HttpRequest) -> None:
-    """Send the letter of `kind` about `email` outside the request, after the transaction
-    commits: the request neither waits on the mail server nor shows whether it sent anything.
-
-    Today a daemon thread runs `account_letter_send`; moving to a task queue changes only this.
-    """
-    arguments = {
-        "kind": kind,
-        "email": normalize_email_address(email),
-        "link_base": letter_link_base(request),
-        "language": translation.get_language() or settings.LANGUAGE_CODE,
-    }
-
-    def start() -> None:
-        thread = threading.Thread(
-            target=_run_in_background, kwargs=arguments, name="account-letter", daemon=True
-        )
-        with _running_lock:
-            _running.add(thread)
-        thread.start()
-
-    transaction.on_commit(start)
-
-
-_running: set[threading.Thread] = set()
-_running_lock = threading.Lock()
-
-
-def _run_in_background(**arguments) -> None:
-    try:
-        account_letter_send(**arguments)
-    except Exception:
-        logger.exception(
-            "The account letter %s to %s failed", arguments["kind"], arguments["email"]
-        )
-    finally:
-        # This thread's own database connection: nobody else would close it.
-        connections.close_all()
-        with _running_lock:
-            _running.discard(threading.current_thread())
-
-
-def account_letters_wait(*, timeout: float = 10.0) -> None:
-    """Wait until the account letters started so far are sent (tests; a graceful shutdown)."""
-    with _running_lock:
-        threads = list(_running)
-    for thread in threads:
-        thread.join(timeout)
-
-
 # What a request asks for, and what it becomes once the account is looked up.
 SIGNUP = "signup"
 VERIFICATION = "verification"
 PASSWORD_RESET = "password-reset"
+
+
+def account_letter_enqueue(*, kind: str, email: str, request: HttpRequest) -> None:
+    """Have a worker send the letter of `kind` about `email`: the request neither waits on the
+    mail server nor shows whether it sent anything. The task is stored after the account it
+    is about, so the worker finds the account."""
+    account_letter_task.enqueue(
+        kind=kind,
+        email=normalize_email_address(email),
+        link_base=letter_link_base(request),
+        language=translation.get_language() or settings.LANGUAGE_CODE,
+    )
+
+
+@task
+def account_letter_task(*, kind: str, email: str, link_base: str, language: str) -> str | None:
+    """`account_letter_send` on a worker; the kind of letter sent, if any."""
+    return account_letter_send(kind=kind, email=email, link_base=link_base, language=language)
 
 
 def account_letter_send(*, kind: str, email: str, link_base: str, language: str) -> str | None:

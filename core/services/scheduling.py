@@ -9,7 +9,7 @@ from django.db import transaction
 
 from core.models import Attempt, Mailing
 from core.services import slots
-from core.services.sending import processes
+from core.services.sending import background
 from core.services.sending.controls import attempts_request_stop
 
 
@@ -34,7 +34,7 @@ def mailing_schedule(*, mailing: Mailing, now: datetime) -> None:
     """Set when a new or edited mailing runs next; a window that contains `now` runs at once.
 
     Every view that creates or edits a mailing calls this after saving it. A mailing due now
-    goes out from a detached sender started once the transaction commits, so the request
+    goes out from a task for the workers, written in the caller's transaction, so the request
     never waits on the mail server.
     """
     mailing.next_run_at = mailing_next_run(mailing=mailing, now=now)
@@ -47,8 +47,7 @@ def mailing_schedule(*, mailing: Mailing, now: datetime) -> None:
     mailing.save(update_fields=["next_run_at", "status", "updated_at"])
     held_back = mailing.paused_at is not None or mailing.disabled_at is not None
     if mailing.next_run_at is not None and mailing.next_run_at <= now and not held_back:
-        mailing_id = mailing.pk
-        transaction.on_commit(lambda: processes.mailing_start_detached(mailing_id=mailing_id))
+        background.mailing_send_enqueue(mailing_id=mailing.pk)
 
 
 def mailing_pause(*, mailing: Mailing, now: datetime) -> bool:

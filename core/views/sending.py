@@ -39,11 +39,12 @@ def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
         return _confirmation(request, mailing, action="send")
 
     try:
-        attempt = sending.mailing_send_start(mailing=mailing)
+        with transaction.atomic():  # the run and the task that sends it commit together
+            attempt = sending.mailing_send_start(mailing=mailing)
+            sending.mailing_send_enqueue(attempt_id=attempt.pk)
     except sending.SendRefused as refusal:
         messages.warning(request, str(refusal))
         return _done(request, mailing, changed=False)
-    transaction.on_commit(lambda: sending.mailing_start_detached(attempt_id=attempt.pk))
     count = attempt.pending_count
     text = ngettext(
         "Sending to %(count)d recipient.", "Sending to %(count)d recipients.", count

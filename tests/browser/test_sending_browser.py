@@ -8,10 +8,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from core.models import Periodicity
-from core.services import sending
 from tests.factories import make_client, make_mailing
 from tests.sending.conftest import mailers_for
+from tests.sending.processes import sender_environment
 from tests.smtp_servers import FaultySmtpServer, SmtpSink
+from tests.tasks import start_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,15 +35,11 @@ def weekly(user):
     )
 
 
-def test_send_now_shows_the_run_going_out_on_the_mailing_page(
-    signed_in_page, weekly, settings, monkeypatch
-):
+def test_send_now_shows_the_run_going_out_on_the_mailing_page(signed_in_page, weekly):
     page = signed_in_page
     with SmtpSink(delay=0.2) as sink:
-        # The detached sender is a separate process: it reads the mail server from its environment.
-        settings.SENDING_START_DETACHED = True
-        monkeypatch.setenv("EMAIL_HOST", sink.host)
-        monkeypatch.setenv("EMAIL_PORT", str(sink.port))
+        # The worker is a separate process: it reads the mail server from its environment.
+        worker = start_worker(env=sender_environment(sink))
         page.goto(f"/mailings/{weekly.pk}/")
         expect(page.get_by_test_id("no-attempts")).to_be_visible()
         page.evaluate("window.__samePage = true")
@@ -61,7 +58,8 @@ def test_send_now_shows_the_run_going_out_on_the_mailing_page(
         expect(page.get_by_test_id("status")).to_have_text("Running")
         expect(page.get_by_test_id("mailing-report")).to_contain_text("3")
         assert page.evaluate("window.__samePage") is True
-        sending.detached_processes[-1].wait(timeout=30)
+        worker.terminate()
+        assert worker.wait(timeout=30) == 0
 
     assert sorted(r for m in sink.messages for r in m.recipients) == [
         "ann@example.com",

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from core.services.accounts import account_letters_wait
 from tests.factories import PASSWORD
 from tests.sending.conftest import mailers_for
 from tests.smtp_servers import SmtpSink
+from tests.tasks import tasks_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,7 +55,7 @@ def test_sign_up_verify_by_the_letter_see_empty_dashboard_sign_out_and_in(page, 
     expect(page.get_by_role("link", name="Send the link again")).to_be_visible()
     expect(page.get_by_test_id("current-user")).to_have_count(0)
 
-    account_letters_wait()
+    tasks_run()
     assert sink.messages[0].recipients == ("newcomer@example.com",)
     page.goto(link_in(sink))
 

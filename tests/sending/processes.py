@@ -1,19 +1,20 @@
-"""Running `manage.py send_mailings` as separate processes against the test database."""
+"""Running `manage.py send_mailings` (and workers) as separate processes against the test
+database."""
 
 import os
 import subprocess
 import sys
+from urllib.parse import quote
 
 from django.conf import settings
-
-from core.services import sending
+from django.db import connection
 
 
 def sender_environment(server, **variables: str) -> dict[str, str]:
     """The environment of a child sender: the test database, the loopback server, fast leases."""
     return (
         os.environ
-        | sending.child_database_environment()
+        | child_database_environment()
         | {
             "DJANGO_SETTINGS_MODULE": "mailing_service.settings_test",
             "EMAIL_HOST": server.host,
@@ -35,3 +36,18 @@ def start_sender(*arguments: str, env: dict[str, str]) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def child_database_environment() -> dict[str, str]:
+    """The environment that points a child process at the test database."""
+    database = connection.settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        return {"DATABASE_URL": f"sqlite:///{database['NAME']}"}
+    credentials = quote(database["USER"] or "", safe="")
+    if database["PASSWORD"]:
+        credentials += ":" + quote(database["PASSWORD"], safe="")
+    host = database["HOST"] or "localhost"
+    port = f":{database['PORT']}" if database["PORT"] else ""
+    return {
+        "DATABASE_URL": f"postgres://{credentials}@{host}{port}/{quote(database['NAME'], safe='')}"
+    }

@@ -82,7 +82,7 @@ def test_the_cron_line_sends_due_mailings_from_the_bare_environment_cron_gives(u
 
 
 @pytest.mark.django_db(transaction=True)
-def test_run_scheduler_once_runs_send_mailings_in_a_child_and_reports_its_lines(user):
+def test_run_scheduler_once_runs_send_mailings_and_reports_its_lines(user):
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
     with SmtpSink() as sink:
         scheduler = subprocess.run(
@@ -98,7 +98,7 @@ def test_run_scheduler_once_runs_send_mailings_in_a_child_and_reports_its_lines(
     assert scheduler.returncode == 0, scheduler.stderr
     assert scheduler.stdout.splitlines() == [
         "Scheduler: send_mailings every 60 s",
-        f"  mailing {mailing.pk} attempt {attempt.pk}: "
+        f"mailing {mailing.pk} attempt {attempt.pk}: "
         "success, sent 2, failed 0, pending 0, skipped 0",
     ]
     assert scheduler.stderr == ""

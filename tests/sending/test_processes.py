@@ -1,5 +1,6 @@
 """Several senders at once, a sender killed mid-run, and a mailing due when it is saved:
-real `send_mailings` processes sharing the test database (SQLite file or PostgreSQL)."""
+real `send_mailings` and `db_worker` processes sharing the test database (SQLite file or
+PostgreSQL)."""
 
 import os
 import signal
@@ -12,14 +13,15 @@ from django.core.management import call_command
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from core.models import Attempt, Delivery
-from core.services import sending
 from core.services.scheduling import mailing_schedule
 from tests.factories import make_clients, make_mailing
 from tests.sending.conftest import mailers_for
 from tests.sending.processes import sender_environment, start_sender
 from tests.smtp_servers import SmtpSink
+from tests.tasks import start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,46 +96,49 @@ def test_a_sender_killed_mid_run_is_finished_by_the_next_one(user, settings):
     assert sum(counts.values()) - 30 <= 2
 
 
-def test_a_mailing_due_when_saved_goes_out_without_the_request_waiting(user, settings, monkeypatch):
-    settings.SENDING_START_DETACHED = True
+def test_a_mailing_due_when_saved_goes_out_from_a_worker_without_the_request_waiting(user):
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2), next_run_at=None)
     release = threading.Event()
     with SmtpSink(hold=release) as sink:
-        for name, value in sender_environment(sink).items():
-            monkeypatch.setenv(name, value)
-
         with transaction.atomic():  # as the create view: save, then schedule
             mailing_schedule(mailing=mailing, now=timezone.now())
 
-        # The save returned while the server holds back every message.
-        assert sink.messages == []
+        # The save returned with the letters left to a task; a real worker process runs it.
+        worker = start_worker("--batch", env=sender_environment(sink))
+        wait_for(lambda: Attempt.objects.filter(mailing=mailing).exists(), timeout=30)
+        assert sink.messages == []  # the server still holds back every message
         release.set()
-        sending.detached_processes[-1].wait(timeout=30)
+        output, _ = worker.communicate(timeout=30)
+        assert worker.returncode == 0, output
         assert len(sink.messages) == 2
     attempt = Attempt.objects.get(mailing=mailing)
     assert (attempt.status, attempt.slot_at) == ("success", mailing.start_at)
+    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
 
 
-def test_send_now_returns_at_once_and_the_detached_sender_sends(
-    user, user_client, settings, monkeypatch
-):
-    settings.SENDING_START_DETACHED = True
+def test_send_now_returns_at_once_and_a_worker_sends(user, user_client):
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2), next_run_at=None)
     release = threading.Event()
     with SmtpSink(hold=release) as sink:
-        for name, value in sender_environment(sink).items():
-            monkeypatch.setenv(name, value)
+        workers = [start_worker(env=sender_environment(sink)) for _ in range(2)]
+        try:
+            response = user_client.post(
+                reverse("mailing-send", kwargs={"pk": mailing.pk}),
+                {"confirmed": "1"},
+                headers={"HX-Request": "true"},
+            )
 
-        response = user_client.post(
-            reverse("mailing-send", kwargs={"pk": mailing.pk}),
-            {"confirmed": "1"},
-            headers={"HX-Request": "true"},
-        )
-
-        # The answer came while the server holds back every message.
-        assert response.status_code == 204 and sink.messages == []
-        release.set()
-        sending.detached_processes[-1].wait(timeout=30)
-        assert len(sink.messages) == 2
+            # The answer came while the server holds back every message.
+            assert response.status_code == 204 and sink.messages == []
+            release.set()
+            wait_for(lambda: len(sink.messages) == 2, timeout=30)
+            task = DBTaskResult.objects.get()
+            wait_for(lambda: task.refresh_from_db() or task.status == "SUCCESSFUL", timeout=30)
+        finally:
+            for worker in workers:
+                worker.terminate()
+                worker.wait(timeout=30)
     attempt = Attempt.objects.get(mailing=mailing)
     assert (attempt.status, attempt.slot_at, attempt.accepted_count) == ("success", None, 2)
+    # Two workers were waiting; the one task went to one of them, once.
+    assert len(sink.messages) == 2 and len(task.worker_ids) == 1

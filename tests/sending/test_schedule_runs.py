@@ -13,6 +13,7 @@ from core.models import Attempt, Mailing
 from core.services import sending, slots
 from core.services.scheduling import mailing_schedule
 from tests.factories import make_clients, make_mailing
+from tests.tasks import tasks_queued
 
 pytestmark = pytest.mark.django_db
 
@@ -95,42 +96,36 @@ def test_send_mailings_with_a_mailing_id_sends_it_now_whatever_its_schedule(sink
 # --- mailing_schedule, called by the create and edit views ------------------------------------
 
 
-def test_a_mailing_saved_before_its_first_send_waits_for_it(
-    user, django_capture_on_commit_callbacks
-):
+def test_a_mailing_saved_before_its_first_send_waits_for_it(user):
     mailing = make_mailing(owner=user, start_at=at(2026, 6, 1, 9), end_at=at(2026, 7, 1, 9))
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        mailing_schedule(mailing=mailing, now=at(2026, 5, 1, 12))
+    mailing_schedule(mailing=mailing, now=at(2026, 5, 1, 12))
 
     mailing.refresh_from_db()
     assert (mailing.status, mailing.next_run_at) == ("created", at(2026, 6, 1, 9))
-    assert callbacks == []
+    assert tasks_queued() == []
 
 
-def test_a_mailing_saved_inside_its_window_is_due_at_once(user, django_capture_on_commit_callbacks):
+def test_a_mailing_saved_inside_its_window_is_due_at_once(user):
     mailing = make_mailing(owner=user, start_at=at(2026, 5, 1, 9), end_at=at(2026, 7, 1, 9))
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        mailing_schedule(mailing=mailing, now=at(2026, 5, 3, 12))
+    mailing_schedule(mailing=mailing, now=at(2026, 5, 3, 12))
 
     mailing.refresh_from_db()
     assert mailing.next_run_at == at(2026, 5, 3, 9)  # today's slot, not yet served
-    assert len(callbacks) == 1  # the detached sender starts once the save commits
+    # A worker sends it: the task, written with the save, names the mailing.
+    assert tasks_queued() == ["core.services.sending.background.mailing_send_due_task"]
 
 
-def test_an_edit_never_runs_a_slot_that_was_already_served(
-    user, django_capture_on_commit_callbacks
-):
+def test_an_edit_never_runs_a_slot_that_was_already_served(user):
     mailing = make_mailing(owner=user, start_at=at(2026, 5, 1, 9), end_at=at(2026, 7, 1, 9))
     Attempt.objects.create(mailing=mailing, slot_at=at(2026, 5, 3, 9), status="success")
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        mailing_schedule(mailing=mailing, now=at(2026, 5, 3, 12))
+    mailing_schedule(mailing=mailing, now=at(2026, 5, 3, 12))
 
     mailing.refresh_from_db()
     assert mailing.next_run_at == at(2026, 5, 4, 9)
-    assert callbacks == []
+    assert tasks_queued() == []
 
 
 def test_a_mailing_saved_after_its_end_is_finished(user):

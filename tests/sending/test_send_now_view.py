@@ -1,4 +1,4 @@
-"""The "Send now" button: opens a run at once and leaves the mail server to a detached sender."""
+"""The "Send now" button: opens a run at once and leaves the mail server to a worker's task."""
 
 import json
 
@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from core.models import Attempt, Delivery
 from tests.factories import make_clients, make_mailing
@@ -16,13 +17,10 @@ pytestmark = pytest.mark.django_db
 CONFIRMED = {"confirmed": "1"}
 
 
-def test_send_now_over_htmx_opens_a_run_and_answers_with_a_toast(
-    htmx_client, user, django_capture_on_commit_callbacks
-):
+def test_send_now_over_htmx_opens_a_run_and_answers_with_a_toast(htmx_client, user):
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=3))
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = htmx_client.post(reverse("mailing-send", kwargs={"pk": mailing.pk}), CONFIRMED)
+    response = htmx_client.post(reverse("mailing-send", kwargs={"pk": mailing.pk}), CONFIRMED)
 
     assert response.status_code == 204
     trigger = json.loads(response.headers["HX-Trigger"])
@@ -31,7 +29,12 @@ def test_send_now_over_htmx_opens_a_run_and_answers_with_a_toast(
     assert trigger["showMessage"] == {"text": "Sending to 3 recipients.", "level": "success"}
     assert (attempt.status, attempt.slot_at, attempt.pending_count) == ("running", None, 3)
     assert Delivery.objects.filter(attempt=attempt, status="pending").count() == 3
-    assert len(callbacks) == 1  # the detached sender starts after the commit
+    # A worker sends it: the task names the run.
+    (task,) = DBTaskResult.objects.ready()
+    assert (task.task_path, task.args_kwargs["args"]) == (
+        "core.services.sending.background.attempt_send_task",
+        [attempt.pk],
+    )
 
 
 def test_a_run_opened_by_send_now_is_sent_by_the_next_scheduler_tick(htmx_client, user, sink):

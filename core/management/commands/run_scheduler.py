@@ -1,13 +1,15 @@
 """Run `send_mailings` every minute, for machines without cron (Windows, containers)."""
 
+import logging
 import signal
-import subprocess
 import threading
 import time
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
-from core.services.sending import send_mailings_command
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -32,14 +34,12 @@ class Command(BaseCommand):
             pass
 
     def tick(self) -> None:
-        """One run in a child process, so a crash or a leak in a run never ends the loop."""
-        command = send_mailings_command()
+        """One `send_mailings`, in this process; whatever goes wrong in it, the loop goes on."""
+        close_old_connections()  # the database may have restarted since the last tick
         try:
-            result = subprocess.run(command, capture_output=True, text=True, check=False)
-        except OSError as error:
-            self.stderr.write(f"Scheduler: cannot start send_mailings: {error}")
-            return
-        for line in (result.stdout + result.stderr).splitlines():
-            self.stdout.write(f"  {line}")
-        if result.returncode:
-            self.stderr.write(f"Scheduler: send_mailings exited with {result.returncode}")
+            call_command("send_mailings", stdout=self.stdout, stderr=self.stderr)
+        except Exception as error:
+            logger.exception("Scheduler: send_mailings failed")
+            self.stderr.write(f"Scheduler: send_mailings failed: {error}")
+        finally:
+            close_old_connections()

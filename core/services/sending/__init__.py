@@ -17,7 +17,7 @@ connection sent but not recorded (and sent again by the run that takes over).
 The modules, in the order a run meets them:
 
 * `runs`: the public services (send what is due, send one mailing now, run a claimed run);
-* `processes`: `send_mailings` started in a process of its own;
+* `background`: the tasks that send a saved or "send now" mailing on a worker;
 * `controls`: what holds a run back (a stop request, a paused or disabled mailing, a blocked
   owner) and the one open run a mailing may have;
 * `claims`: opening and claiming runs under a lease;
@@ -32,6 +32,7 @@ The modules, in the order a run meets them:
 * `previews`: a letter as a client would receive it, and the test send to its author.
 """
 
+from core.services.sending.background import mailing_send_enqueue
 from core.services.sending.controls import SendRefused, attempts_request_stop
 from core.services.sending.ledger import RunReport
 from core.services.sending.previews import (
@@ -39,12 +40,6 @@ from core.services.sending.previews import (
     TestSendResult,
     letter_preview,
     message_send_test,
-)
-from core.services.sending.processes import (
-    child_database_environment,
-    detached_processes,
-    mailing_start_detached,
-    send_mailings_command,
 )
 from core.services.sending.runs import (
     attempt_run,
@@ -60,13 +55,10 @@ __all__ = [
     "TestSendResult",
     "attempt_run",
     "attempts_request_stop",
-    "child_database_environment",
-    "detached_processes",
     "letter_preview",
+    "mailing_send_enqueue",
     "mailing_send_now",
     "mailing_send_start",
-    "mailing_start_detached",
     "mailings_send_due",
     "message_send_test",
-    "send_mailings_command",
 ]
