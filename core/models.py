@@ -134,6 +134,41 @@ class OwnedModel(models.Model):
         abstract = True
 
 
+def tag_key(name: str) -> str:
+    """The form of a tag's name that tells tags apart: "VIP", " vip " and "Vip" are one tag."""
+    return " ".join(name.split()).casefold()
+
+
+class Tag(OwnedModel):
+    """A label of the owner's own that clients carry; a mailing may go to every client with it."""
+
+    name = models.CharField(_("name"), max_length=50)
+    # tag_key(name), kept by save(): the unique pair below makes tags case-insensitive.
+    key = models.CharField(max_length=50, editable=False)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "key"],
+                name="tag_unique_per_owner",
+                violation_error_message=_("You have this tag already."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.name = " ".join(self.name.split())
+        self.key = tag_key(self.name)
+        if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "key"}
+        super().save(*args, **kwargs)
+
+
 class Client(OwnedModel):
     """A recipient of mailings. Not a user: a client never signs in."""
 
@@ -153,6 +188,7 @@ class Client(OwnedModel):
     # Set when the mail server refused the address for good (5xx); editing the email clears it.
     bounced_at = models.DateTimeField(_("bounced"), null=True, blank=True)
     bounce_reply = models.TextField(_("bounce reply"), blank=True)
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="clients", blank=True)
 
     class Meta:
         verbose_name = _("client")
@@ -240,6 +276,8 @@ class Mailing(OwnedModel):
     clients = models.ManyToManyField(
         Client, verbose_name=_("clients"), related_name="mailings", blank=True
     )
+    # Every client carrying one of these tags when a run opens is a recipient too.
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="mailings", blank=True)
     start_at = models.DateTimeField(_("first send"))
     end_at = models.DateTimeField(_("end"))
     periodicity = models.CharField(

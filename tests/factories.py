@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from core.models import Attempt, Client, Delivery, Mailing, Message, Periodicity, User
+from core.models import Attempt, Client, Delivery, Mailing, Message, Periodicity, Tag, User
 
 PASSWORD = "correct horse battery staple"
 SUBJECT = "Весенняя распродажа"
@@ -35,6 +35,12 @@ def make_client(
     *, owner: User, email: str = "client0@example.com", full_name: str = "Клиент Номер 0"
 ) -> Client:
     return Client.objects.create(owner=owner, email=email, full_name=full_name)
+
+
+def make_tag(*, owner: User, name: str = "VIP", clients: Iterable[Client] = ()) -> Tag:
+    tag = Tag.objects.create(owner=owner, name=name)
+    tag.clients.add(*clients)
+    return tag
 
 
 def make_clients(
