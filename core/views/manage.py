@@ -252,11 +252,11 @@ def mailing_disable(request: HttpRequest, pk: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             now=timezone.now(),
         ),
-        done=_("Mailing “%(mailing)s” is disabled.") % {"mailing": mailing.message.subject},
+        done=_("Mailing “%(mailing)s” is disabled.") % {"mailing": mailing.name},
         noun="mailing",
         back_to=reverse("manage-mailing-detail", args=[mailing.pk]),
         context={
-            "title": _("Disable “%(mailing)s”") % {"mailing": mailing.message.subject},
+            "title": _("Disable “%(mailing)s”") % {"mailing": mailing.name},
             "intro": _(
                 "Its run in progress stops and it sends nothing until enabled. Its message, "
                 "clients and schedule stay as the owner left them."
@@ -282,11 +282,11 @@ def mailing_enable(request: HttpRequest, pk: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             now=timezone.now(),
         ),
-        done=_("Mailing “%(mailing)s” is enabled.") % {"mailing": mailing.message.subject},
+        done=_("Mailing “%(mailing)s” is enabled.") % {"mailing": mailing.name},
         noun="mailing",
         back_to=reverse("manage-mailing-detail", args=[mailing.pk]),
         context={
-            "title": _("Enable “%(mailing)s”") % {"mailing": mailing.message.subject},
+            "title": _("Enable “%(mailing)s”") % {"mailing": mailing.name},
             "intro": _("Disabled because: %(reason)s") % {"reason": mailing.disabled_reason},
             "submit_label": _("Enable"),
         },
