@@ -39,9 +39,7 @@ def post_mailing(client, user, **fields):
 
 
 def test_dates_are_entered_and_shown_in_the_users_zone_and_named(user_client, berliner):
-    post_mailing(
-        user_client, berliner, start_at="2030-03-30T09:00", end_at="2030-04-30T09:00"
-    )
+    post_mailing(user_client, berliner, start_at="2030-03-30T09:00", end_at="2030-04-30T09:00")
 
     mailing = Mailing.objects.get(name="Morning digest")
     assert mailing.start_at == datetime(2030, 3, 30, 9, 0, tzinfo=BERLIN)
@@ -53,9 +51,7 @@ def test_dates_are_entered_and_shown_in_the_users_zone_and_named(user_client, be
 
 def test_a_daily_mailing_keeps_its_wall_clock_across_dst_in_its_own_zone(user_client, berliner):
     # Berlin moves its clocks on 31 March 2030; Moscow (the service's zone) does not.
-    post_mailing(
-        user_client, berliner, start_at="2030-03-30T09:00", end_at="2030-04-30T09:00"
-    )
+    post_mailing(user_client, berliner, start_at="2030-03-30T09:00", end_at="2030-04-30T09:00")
     mailing = Mailing.objects.get(name="Morning digest")
 
     attempt_claim_due(now=mailing.start_at, mailing_id=mailing.pk)

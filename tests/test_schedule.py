@@ -12,7 +12,6 @@ from core.services import slots
 from core.services.slots import (
     DAILY,
     MONTHLY,
-    PERIODICITIES,
     REPEATING,
     WEEKLY,
     next_slot_after,

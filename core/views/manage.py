@@ -24,7 +24,7 @@ from django_htmx.http import trigger_client_event
 from core import selectors
 from core.filters import AuditEntryFilter, MailingOversightFilter, UserOverviewFilter
 from core.forms import QuotaForm, ReasonForm
-from core.models import AuditEntry, User
+from core.models import Attempt, AuditEntry, User
 from core.permissions import Action, permission_required
 from core.services import administration
 from core.tables import AuditEntryTable, MailingOversightTable, UserOverviewTable
@@ -84,6 +84,7 @@ def mailing_report(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "mailing": mailing,
         "report": selectors.mailing_report(mailing=mailing),
+        "waiting_run": mailing.attempts.filter(status=Attempt.Status.RUNNING).first(),
         "embedded": bool(request.htmx),
     }
     template = partial_for(request, "core/mailing/report.html", "mailing-report")

@@ -31,6 +31,8 @@ def mailing_report(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "mailing": mailing,
         "report": selectors.mailing_report(mailing=mailing),
+        # The open run holding the waiting letters, if any: when they are tried again.
+        "waiting_run": mailing.attempts.filter(status=Attempt.Status.RUNNING).first(),
         # The fragment lives on the mailing page, whose attempts section lists the runs.
         "embedded": bool(request.htmx),
     }
