@@ -310,6 +310,12 @@ class ClientPicker(forms.SelectMultiple):
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         context["widget"]["attrs"]["data-search-url"] = self.search_url
+        # Tom Select's own words, in the interface language (app.js reads them).
+        context["widget"]["attrs"] |= {
+            "data-text-no-results": _("No clients found"),
+            "data-text-loading": _("Searching…"),
+            "data-text-remove": _("Remove"),
+        }
         return context
 
 

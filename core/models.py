@@ -332,7 +332,7 @@ class Attempt(models.Model):
     mailing = models.ForeignKey(
         Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="attempts"
     )
-    attempted_at = models.DateTimeField(_("attempted at"), default=timezone.now)
+    attempted_at = models.DateTimeField(_("run started at"), default=timezone.now)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.RUNNING
     )
@@ -363,8 +363,8 @@ class Attempt(models.Model):
     skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
 
     class Meta:
-        verbose_name = _("attempt")
-        verbose_name_plural = _("attempts")
+        verbose_name = _("run")
+        verbose_name_plural = _("runs")
         ordering = ["-attempted_at"]
         constraints = [
             # Never two runs for one slot, whichever sender got there first.
@@ -400,7 +400,7 @@ class Delivery(models.Model):
         SKIPPED = "skipped", _("Skipped")
 
     attempt = models.ForeignKey(
-        Attempt, verbose_name=_("attempt"), on_delete=models.CASCADE, related_name="deliveries"
+        Attempt, verbose_name=_("run"), on_delete=models.CASCADE, related_name="deliveries"
     )
     # Denormalised from the attempt so reports over a mailing or a user need no joins.
     mailing = models.ForeignKey(

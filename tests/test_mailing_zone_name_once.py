@@ -47,6 +47,7 @@ def test_dates_are_entered_and_shown_in_the_users_zone_and_named(user_client, be
     html = user_client.get(reverse("mailing-detail", args=[mailing.pk])).content.decode()
     assert "03/30/2030 9 a.m." in html
     assert 'data-testid="time-zone">Europe/Berlin' in html
+    assert 'data-testid="footer-time-zone">Times in Europe/Berlin' in html
 
 
 def test_a_daily_mailing_keeps_its_wall_clock_across_dst_in_its_own_zone(user_client, berliner):
