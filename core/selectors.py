@@ -246,6 +246,15 @@ class MailingReport:
     top_failure_replies: list[tuple[str, int]]
     failed_deliveries: list[Delivery]
 
+    @property
+    def open_run(self) -> Attempt | None:
+        """The run still open (being sent, or waiting to resume), if any: a mailing has at
+        most one, and it is among the latest runs. No query."""
+        return next(
+            (run.attempt for run in self.runs if run.attempt.status == Attempt.Status.RUNNING),
+            None,
+        )
+
 
 def mailing_report(
     *, mailing: Mailing, run_limit: int = 20, reply_limit: int = 5, failure_limit: int = 50

@@ -24,7 +24,7 @@ from django_htmx.http import trigger_client_event
 from core import selectors
 from core.filters import AuditEntryFilter, MailingOversightFilter, UserOverviewFilter
 from core.forms import QuotaForm, ReasonForm
-from core.models import Attempt, AuditEntry, User
+from core.models import AuditEntry, User
 from core.permissions import Action, permission_required
 from core.services import administration
 from core.tables import AuditEntryTable, MailingOversightTable, UserOverviewTable
@@ -81,10 +81,12 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def mailing_report(request: HttpRequest, pk: int) -> HttpResponse:
     """The owner's report of a mailing, for a manager: the fragment for htmx, a page otherwise."""
     mailing = get_object_or_404(selectors.mailing_oversight_list(), pk=pk)
+    report = selectors.mailing_report(mailing=mailing)
     context = {
         "mailing": mailing,
-        "report": selectors.mailing_report(mailing=mailing),
-        "waiting_run": mailing.attempts.filter(status=Attempt.Status.RUNNING).first(),
+        "report": report,
+        # The open run holding the waiting letters, if any: when they are tried again.
+        "waiting_run": report.open_run,
         "embedded": bool(request.htmx),
     }
     template = partial_for(request, "core/mailing/report.html", "mailing-report")
