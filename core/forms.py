@@ -1,15 +1,25 @@
 """Forms: what a user may type, and the errors they see next to each field."""
 
-from datetime import datetime
+import calendar
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from core import selectors
-from core.models import Client, Mailing, Message, User, normalize_email_address, parse_object_id
+from core.models import (
+    Client,
+    Mailing,
+    Message,
+    Periodicity,
+    User,
+    normalize_email_address,
+    parse_object_id,
+)
 from core.services.sending import identity, personalisation
 from core.services.sending.headers import idna_address
 
@@ -151,24 +161,31 @@ def allowed_from_domains() -> list[str]:
 
 class SenderProfileForm(forms.ModelForm):
     """How the user's letters introduce themselves: a name, where replies go, and a From
-    address of their own at a domain the operator allows."""
+    address of their own at a domain the operator allows; and the time zone of every date the
+    user sees and types."""
 
     class Meta:
         model = User
-        fields = ["sender_name", "reply_to", "from_email"]
+        fields = ["sender_name", "reply_to", "from_email", "time_zone"]
         labels = {
             "sender_name": _("Sender name"),
             "reply_to": _("Reply-to address"),
             "from_email": _("From address"),
+            "time_zone": _("Time zone"),
         }
         help_texts = {
             "sender_name": _("The name recipients see. Empty: your own name."),
             "reply_to": _("Where replies to your letters go. Empty: your sign-in email."),
+            "time_zone": _(
+                "Every date is shown and typed in it; a new mailing keeps its times in it."
+            ),
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["sender_name"].validators.append(single_line)
+        # A form that does not send the zone (an older page) leaves it as it was.
+        self.fields["time_zone"].required = False
         domains = allowed_from_domains()
         if domains:
             self.fields["from_email"].help_text = _(
@@ -178,6 +195,9 @@ class SenderProfileForm(forms.ModelForm):
             self.fields["from_email"].help_text = _(
                 "This server sends every letter from %(default)s, under your name."
             ) % {"default": default_from_address()}
+
+    def clean_time_zone(self) -> str:
+        return self.cleaned_data.get("time_zone") or self.instance.time_zone
 
     def clean_from_email(self) -> str:
         address = self.cleaned_data["from_email"]
@@ -290,6 +310,12 @@ class ClientPicker(forms.SelectMultiple):
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         context["widget"]["attrs"]["data-search-url"] = self.search_url
+        # Tom Select's own words, in the interface language (app.js reads them).
+        context["widget"]["attrs"] |= {
+            "data-text-no-results": _("No clients found"),
+            "data-text-loading": _("Searching…"),
+            "data-text-remove": _("Remove"),
+        }
         return context
 
 
@@ -331,23 +357,44 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(attrs, format="%Y-%m-%dT%H:%M")
 
 
-class MailingForm(OwnedModelForm):
-    """One of the user's messages, any of the user's clients, a window and a periodicity.
+def next_five_minutes(moment: datetime) -> datetime:
+    """`moment` rounded up to the next whole five minutes of the active zone's clock."""
+    local = timezone.localtime(moment).replace(second=0, microsecond=0)
+    return local + timedelta(minutes=5 - local.minute % 5)
 
-    The status is not a field: the sending engine moves it.
+
+def one_month_later(moment: datetime) -> datetime:
+    """The same wall-clock time a calendar month after `moment` (31 Jan -> 28/29 Feb)."""
+    year, month = divmod(moment.year * 12 + moment.month, 12)
+    month += 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+class MailingForm(OwnedModelForm):
+    """A name, one of the user's messages, any of the user's clients, a window and a
+    periodicity; a new one starts at the next five minutes and ends a month later.
+
+    A one-off ("once") mailing needs no end: its end is its first send. Dates are read and
+    shown in the active (the user's) time zone, named beside the inputs. The status is not a
+    field: the sending engine moves it.
     """
 
     class Meta:
         model = Mailing
-        fields = ["message", "clients", "start_at", "end_at", "periodicity"]
+        fields = ["name", "message", "clients", "start_at", "end_at", "periodicity"]
         labels = {
+            "name": _("Name"),
             "message": _("Message"),
             "clients": _("Clients"),
             "start_at": _("First send"),
             "end_at": _("End"),
             "periodicity": _("Periodicity"),
         }
-        help_texts = {"clients": _("Type to search your clients by email or name.")}
+        help_texts = {
+            "name": _("What you call this mailing; recipients do not see it."),
+            "clients": _("Type to search your clients by email or name."),
+        }
         widgets = {"start_at": DateTimeLocalInput(), "end_at": DateTimeLocalInput()}
 
     def __init__(self, *args, owner: User, search_url: str = "", now: datetime, **kwargs) -> None:
@@ -360,15 +407,47 @@ class MailingForm(OwnedModelForm):
         self.fields["clients"].widget = ClientPicker(search_url=search_url)
         self.fields["clients"].widget.choices = self.fields["clients"].choices
         self.fields["clients"].required = True
+        self.fields["end_at"].required = False
+        first_send = next_five_minutes(now)
+        if self.instance._state.adding:
+            self.initial.setdefault("start_at", first_send)
+            self.initial.setdefault("end_at", one_month_later(first_send))
+        # The native picker follows the browser's locale: say the zone, and the date in the
+        # interface language's own format, beside it.
+        zone = timezone.get_current_timezone_name()
+        example = formats.date_format(first_send, "SHORT_DATETIME_FORMAT")
+        self.fields["start_at"].help_text = _("Time zone %(zone)s; for example %(example)s.") % {
+            "zone": zone,
+            "example": example,
+        }
+        self.fields["end_at"].help_text = _(
+            "Time zone %(zone)s. The last run may start at this moment; "
+            "a mailing sent only once needs no end."
+        ) % {"zone": zone}
 
     def clean(self) -> dict:
         cleaned_data = super().clean()
         start_at, end_at = cleaned_data.get("start_at"), cleaned_data.get("end_at")
-        if start_at and end_at and end_at <= start_at:
+        if cleaned_data.get("periodicity") == Periodicity.ONCE:
+            # Sent once, at its first send: that is its end too.
+            cleaned_data["end_at"] = end_at = start_at
+            if start_at and start_at <= self.now and "start_at" in self.changed_data:
+                self.add_error("start_at", _("A mailing sent only once needs a future send."))
+            return cleaned_data
+        if end_at is None:
+            if "end_at" not in self.errors:
+                self.add_error("end_at", _("A repeating mailing needs an end."))
+        elif start_at and end_at <= start_at:
             self.add_error("end_at", _("The end must be after the first send."))
-        elif end_at and end_at <= self.now:
+        elif end_at <= self.now:
             self.add_error("end_at", _("The end has already passed."))
         return cleaned_data
+
+    def _post_clean(self) -> None:
+        # A new mailing keeps the wall clock of its owner's zone.
+        if self.instance._state.adding:
+            self.instance.time_zone = self.owner.time_zone
+        super()._post_clean()
 
 
 class ReasonForm(forms.Form):

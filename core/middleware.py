@@ -1,10 +1,14 @@
-"""Django messages told to htmx: an htmx answer carries them in its HX-Trigger header."""
+"""Django messages told to htmx (an htmx answer carries them in its HX-Trigger header), and
+the signed-in user's time zone made active."""
 
 import json
 from collections.abc import Callable
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from core.models import zone_or_default
 
 # Answers with which htmx leaves the page: their messages wait for the next page to show them.
 LEAVING_HEADERS = ("HX-Redirect", "HX-Location", "HX-Refresh")
@@ -50,3 +54,25 @@ def _triggers(header: str | None) -> dict:
     if isinstance(triggers, dict):
         return triggers
     return {name.strip(): None for name in header.split(",") if name.strip()}
+
+
+class UserTimeZoneMiddleware:
+    """Show and read every date of a signed-in user's request in their own time zone.
+
+    Django converts aware datetimes to the active zone when a template shows them and reads
+    form input in it; signed out, the service's TIME_ZONE applies.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            timezone.activate(zone_or_default(user.time_zone))
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

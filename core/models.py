@@ -1,5 +1,8 @@
 """The domain: users, their clients and messages, mailings, and the attempts to send them."""
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
@@ -7,6 +10,24 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA time zone this machine knows, by name, for a user or a mailing to pick."""
+    return [(name, name.replace("_", " ")) for name in sorted(available_timezones())]
+
+
+def default_time_zone() -> str:
+    """The service's zone (TIME_ZONE): what a user and a mailing start with."""
+    return settings.TIME_ZONE
+
+
+def zone_or_default(name: str) -> ZoneInfo:
+    """The zone called `name`; the service's when the name is empty or unknown here."""
+    try:
+        return ZoneInfo(name or settings.TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE)
 
 
 def normalize_email_address(value: str | None) -> str | None:
@@ -100,6 +121,11 @@ class User(AbstractUser):
     blocked_reason = models.TextField(_("reason for blocking"), blank=True)
     # Letters a day this user's runs may send; empty: the service's DAILY_LETTER_QUOTA.
     daily_quota = models.PositiveIntegerField(_("daily letter quota"), null=True, blank=True)
+    # Every date this user sees or types is in this zone (core.middleware activates it), and a
+    # mailing they create keeps its wall-clock times in it.
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default=default_time_zone, choices=time_zone_choices
+    )
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -257,19 +283,23 @@ class Message(OwnedModel):
 
 
 class Periodicity(models.TextChoices):
+    ONCE = "once", _("Only once")
     DAILY = "daily", _("Once a day")
     WEEKLY = "weekly", _("Once a week")
     MONTHLY = "monthly", _("Once a month")
 
 
 class Mailing(OwnedModel):
-    """One message sent to a set of clients at a periodicity between a first send and an end."""
+    """One message sent to a set of clients at a periodicity between a first send and an end
+    (both inclusive); a "once" mailing is sent at its first send alone, and its end is that."""
 
     class Status(models.TextChoices):
         CREATED = "created", _("Created")
         RUNNING = "running", _("Running")
         FINISHED = "finished", _("Finished")
 
+    # What the owner calls it; the pages show it instead of the message's subject.
+    name = models.CharField(_("name"), max_length=255)
     message = models.ForeignKey(
         Message, verbose_name=_("message"), on_delete=models.PROTECT, related_name="mailings"
     )
@@ -280,6 +310,11 @@ class Mailing(OwnedModel):
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="mailings", blank=True)
     start_at = models.DateTimeField(_("first send"))
     end_at = models.DateTimeField(_("end"))
+    # The zone whose wall clock its runs keep (09:00 stays 09:00 across daylight saving):
+    # its owner's when it was created.
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default=default_time_zone, choices=time_zone_choices
+    )
     periodicity = models.CharField(
         _("periodicity"), max_length=16, choices=Periodicity.choices, default=Periodicity.DAILY
     )
@@ -300,9 +335,10 @@ class Mailing(OwnedModel):
         ordering = ["-start_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(end_at__gt=F("start_at")),
-                name="mailing_end_after_start",
-                violation_error_message=_("The end must be after the first send."),
+                # Equal for a one-off mailing: its end is its first send.
+                condition=Q(end_at__gte=F("start_at")),
+                name="mailing_end_not_before_start",
+                violation_error_message=_("The end must not be before the first send."),
             ),
         ]
         indexes = [
@@ -312,7 +348,12 @@ class Mailing(OwnedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.message.subject} ({self.get_periodicity_display()})"
+        return self.name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone of its schedule's wall clock."""
+        return zone_or_default(self.time_zone)
 
 
 class Attempt(models.Model):
@@ -329,7 +370,7 @@ class Attempt(models.Model):
     mailing = models.ForeignKey(
         Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="attempts"
     )
-    attempted_at = models.DateTimeField(_("attempted at"), default=timezone.now)
+    attempted_at = models.DateTimeField(_("run started at"), default=timezone.now)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.RUNNING
     )
@@ -360,8 +401,8 @@ class Attempt(models.Model):
     skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
 
     class Meta:
-        verbose_name = _("attempt")
-        verbose_name_plural = _("attempts")
+        verbose_name = _("run")
+        verbose_name_plural = _("runs")
         ordering = ["-attempted_at"]
         constraints = [
             # Never two runs for one slot, whichever sender got there first.
@@ -397,7 +438,7 @@ class Delivery(models.Model):
         SKIPPED = "skipped", _("Skipped")
 
     attempt = models.ForeignKey(
-        Attempt, verbose_name=_("attempt"), on_delete=models.CASCADE, related_name="deliveries"
+        Attempt, verbose_name=_("run"), on_delete=models.CASCADE, related_name="deliveries"
     )
     # Denormalised from the attempt so reports over a mailing or a user need no joins.
     mailing = models.ForeignKey(

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -245,6 +246,15 @@ class MailingReport:
     top_failure_replies: list[tuple[str, int]]
     failed_deliveries: list[Delivery]
 
+    @property
+    def open_run(self) -> Attempt | None:
+        """The run still open (being sent, or waiting to resume), if any: a mailing has at
+        most one, and it is among the latest runs. No query."""
+        return next(
+            (run.attempt for run in self.runs if run.attempt.status == Attempt.Status.RUNNING),
+            None,
+        )
+
 
 def mailing_report(
     *, mailing: Mailing, run_limit: int = 20, reply_limit: int = 5, failure_limit: int = 50
@@ -299,3 +309,38 @@ def mailing_delivery_ledger(*, mailing: Mailing) -> QuerySet[Delivery]:
         .select_related("attempt")
         .order_by("attempt__attempted_at", "attempt_id", "email")
     )
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """Whether a page of mailings can change by itself: `live` while a run of one is due or
+    open (poll now), else `changes_at`, the next moment one becomes due (None: nothing will)."""
+
+    live: bool
+    changes_at: datetime | None
+
+    def refresh_in(self, *, now: datetime) -> int | None:
+        """Whole seconds until `changes_at`, at most a day (a page open longer polls again)."""
+        if self.changes_at is None:
+            return None
+        return max(1, min(int((self.changes_at - now).total_seconds()) + 1, 86_400))
+
+
+def mailings_liveness(*, mailings: QuerySet[Mailing], now: datetime) -> Liveness:
+    """Whether any of `mailings` has a run due (its next run has come, nothing holds it
+    back), open and being sent, or waiting to resume at a moment that has come; else the next
+    moment one of them is due or resumes. Two queries."""
+    free = mailings.filter(paused_at__isnull=True, disabled_at__isnull=True).order_by()
+    running = Q(attempts__status=Attempt.Status.RUNNING)
+    live = free.filter(
+        Q(next_run_at__lte=now)
+        | running & (Q(attempts__resume_at__isnull=True) | Q(attempts__resume_at__lte=now))
+    ).exists()
+    if live:
+        return Liveness(live=True, changes_at=None)
+    soonest = free.aggregate(
+        due=models.Min("next_run_at", filter=Q(next_run_at__gt=now)),
+        resumes=models.Min("attempts__resume_at", filter=running),
+    )
+    upcoming = [moment for moment in soonest.values() if moment is not None]
+    return Liveness(live=False, changes_at=min(upcoming) if upcoming else None)

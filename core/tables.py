@@ -123,13 +123,11 @@ class MessageTable(tables.Table):
 
 
 class MailingTable(tables.Table):
-    """The user's mailings with their message and recipient count, fetched in one query."""
+    """The user's mailings by name, with their message and recipient count, in one query."""
 
+    name = tables.Column(verbose_name=_("Name"), linkify=("mailing-detail", {"pk": A("pk")}))
     message = tables.Column(
-        verbose_name=_("Message"),
-        accessor="message__subject",
-        order_by="message__subject",
-        linkify=("mailing-detail", {"pk": A("pk")}),
+        verbose_name=_("Message"), accessor="message__subject", order_by="message__subject"
     )
     status = tables.Column(verbose_name=_("Status"))
     periodicity = tables.Column(verbose_name=_("Periodicity"))
@@ -143,7 +141,7 @@ class MailingTable(tables.Table):
 
     class Meta:
         model = Mailing
-        fields = ["message", "status", "periodicity", "start_at", "next_run_at", "end_at"]
+        fields = ["name", "message", "status", "periodicity", "start_at", "next_run_at", "end_at"]
         order_by = "-start_at"
         empty_text = _("No mailings yet.")
         attrs = list_attrs("mailing-table")
@@ -151,6 +149,23 @@ class MailingTable(tables.Table):
 
     def render_status(self, value, record) -> str:
         return format_html("{}{}", value, mailing_hold_badges(record))
+
+
+class MailingRecipientTable(tables.Table):
+    """The clients a mailing sends to, on its page; each links to the client's page."""
+
+    email = tables.Column(verbose_name=_("Email"), linkify=("client-detail", {"pk": A("pk")}))
+    full_name = tables.Column(verbose_name=_("Full name"))
+    state = tables.Column(verbose_name=_("State"), empty_values=(), orderable=False)
+
+    class Meta:
+        model = Client
+        fields = ["email", "full_name"]
+        empty_text = _("No recipients.")
+        attrs = list_attrs("mailing-recipient-table")
+
+    def render_state(self, record: Client) -> str:
+        return client_state_badges(record)
 
 
 def mailing_hold_badges(mailing: Mailing) -> str:
@@ -228,7 +243,7 @@ class AttemptTable(tables.Table):
     attempted_at = tables.DateTimeColumn(verbose_name=_("When"), format="SHORT_DATETIME_FORMAT")
     mailing = tables.Column(
         verbose_name=_("Mailing"),
-        accessor="mailing__message__subject",
+        accessor="mailing__name",
         orderable=False,
         linkify=("mailing-detail", {"pk": A("mailing_id")}),
     )
@@ -333,13 +348,11 @@ class UserOverviewTable(tables.Table):
 
 
 class MailingOversightTable(tables.Table):
-    """Every user's mailings with their owner; the subject links to the manager's view of it."""
+    """Every user's mailings with their owner; the name links to the manager's view of it."""
 
+    name = tables.Column(verbose_name=_("Name"), linkify=("manage-mailing-detail", {"pk": A("pk")}))
     message = tables.Column(
-        verbose_name=_("Message"),
-        accessor="message__subject",
-        order_by="message__subject",
-        linkify=("manage-mailing-detail", {"pk": A("pk")}),
+        verbose_name=_("Message"), accessor="message__subject", order_by="message__subject"
     )
     owner = tables.Column(verbose_name=_("Owner"), accessor="owner__email")
     status = tables.Column(verbose_name=_("Status"))
@@ -349,7 +362,7 @@ class MailingOversightTable(tables.Table):
 
     class Meta:
         model = Mailing
-        fields = ["message", "owner", "status", "periodicity", "next_run_at", "disabled_at"]
+        fields = ["name", "message", "owner", "status", "periodicity", "next_run_at", "disabled_at"]
         order_by = "-start_at"
         empty_text = _("No mailings.")
         attrs = list_attrs("manage-mailing-table")

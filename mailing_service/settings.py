@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # A user blocked by a manager is signed out here, at their next request.
     "core.auth.BlockedUserSignOutMiddleware",
+    # After authentication: dates are shown and read in the signed-in user's time zone.
+    "core.middleware.UserTimeZoneMiddleware",
     # After the two above: it reads request.htmx and hands messages over before they are stored.
     "core.middleware.HtmxMessagesMiddleware",
     # Last, as django-axes asks: it turns a sign-in refused for too many failures into the

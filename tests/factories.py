@@ -92,17 +92,23 @@ def make_mailing(
     periodicity: str = Periodicity.DAILY,
     status: str = Mailing.Status.CREATED,
     next_run_at: datetime | object | None = _FROM_START,
+    name: str = "",
+    time_zone: str = "",
 ) -> Mailing:
     """A mailing of `message` (a new one of `subject` and `body` if None) to `clients`.
 
     By default its first send was a minute ago and its window lasts 30 days from there, and
     `next_run_at` is its first send, as scheduling leaves a saved mailing: it is due now.
-    Pass `next_run_at=None` for one the scheduler never picks up.
+    Pass `next_run_at=None` for one the scheduler never picks up. Its name is the message's
+    subject unless given; its time zone its owner's unless given.
     """
     start_at = start_at or timezone.now() - timedelta(minutes=1)
+    message = message or make_message(owner=owner, subject=subject, body=body)
     mailing = Mailing.objects.create(
         owner=owner,
-        message=message or make_message(owner=owner, subject=subject, body=body),
+        name=name or message.subject,
+        time_zone=time_zone or owner.time_zone,
+        message=message,
         start_at=start_at,
         end_at=end_at or start_at + timedelta(days=30),
         periodicity=periodicity,
@@ -122,6 +128,7 @@ def make_mailings(
     mailings = Mailing.objects.bulk_create(
         Mailing(
             owner=owner,
+            name=message.subject,
             message=message,
             start_at=now + timedelta(hours=n),
             end_at=now + timedelta(days=30),

@@ -34,6 +34,7 @@ def local(moment) -> str:
 def form_data(message, clients, *, start_in=timedelta(days=1), end_in=timedelta(days=30), **more):
     now = timezone.now()
     return {
+        "name": "Weekly news",
         "message": message.pk,
         "clients": [c.pk for c in clients],
         "start_at": local(now + start_in),

@@ -12,7 +12,7 @@ from core.services import slots
 from core.services.slots import (
     DAILY,
     MONTHLY,
-    PERIODICITIES,
+    REPEATING,
     WEEKLY,
     next_slot_after,
     slot_at,
@@ -223,37 +223,55 @@ def test_next_slot_after_the_first_send_itself_is_the_second_slot():
     assert slot == datetime(2024, 5, 8, 9, 0, tzinfo=MOSCOW)
 
 
-def test_slot_exactly_at_end_does_not_run():
+def test_slot_exactly_at_end_runs_the_end_is_inclusive():
     first = datetime(2024, 5, 1, 9, 0, tzinfo=MOSCOW)
     end = datetime(2024, 5, 3, 9, 0, tzinfo=MOSCOW)
 
+    assert next_slot_after(
+        first=first,
+        periodicity=DAILY,
+        after=datetime(2024, 5, 2, 9, 0, tzinfo=MOSCOW),
+        end=end,
+        tz=MOSCOW,
+    ) == datetime(2024, 5, 3, 9, 0, tzinfo=MOSCOW)
     assert (
         next_slot_after(
             first=first,
             periodicity=DAILY,
-            after=datetime(2024, 5, 2, 9, 0, tzinfo=MOSCOW),
+            after=datetime(2024, 5, 3, 9, 0, tzinfo=MOSCOW),
             end=end,
             tz=MOSCOW,
         )
         is None
     )
-    assert next_slot_after(
-        first=first,
-        periodicity=DAILY,
-        after=datetime(2024, 5, 2, 8, 0, tzinfo=MOSCOW),
-        end=end,
-        tz=MOSCOW,
-    ) == datetime(2024, 5, 2, 9, 0, tzinfo=MOSCOW)
 
 
-def test_first_send_at_end_does_not_run():
+def test_first_send_at_end_runs_once():
     first = datetime(2024, 5, 1, 9, 0, tzinfo=MOSCOW)
 
     slot = next_slot_after(
         first=first, periodicity=DAILY, after=first - timedelta(hours=1), end=first, tz=MOSCOW
     )
 
-    assert slot is None
+    assert slot == first
+
+
+def test_a_once_mailing_has_its_first_send_as_its_only_slot():
+    first = datetime(2024, 5, 1, 9, 0, tzinfo=MOSCOW)
+    window = {"first": first, "periodicity": slots.ONCE, "end": FAR_FUTURE, "tz": MOSCOW}
+
+    assert next_slot_after(**window, after=first - timedelta(days=1)) == first
+    assert next_slot_after(**window, after=first) is None
+    assert slots.slot_at_or_before(**window, moment=first + timedelta(days=400)) == first
+
+
+def test_a_weekly_mailing_ending_a_week_after_its_first_send_runs_at_its_end_too():
+    first = datetime(2024, 5, 1, 9, 0, tzinfo=MOSCOW)
+    end = first + timedelta(days=7)
+
+    second = next_slot_after(first=first, periodicity=WEEKLY, after=first, end=end, tz=MOSCOW)
+
+    assert second == end
 
 
 def test_after_a_long_outage_only_the_next_slot_is_returned_not_the_missed_ones():
@@ -400,7 +418,7 @@ ZONES_WITH_HISTORY = [
 ]
 
 zones = st.sampled_from(ZONES_WITH_HISTORY)
-periodicities = st.sampled_from(PERIODICITIES)
+periodicities = st.sampled_from(REPEATING)
 # Wall-clock first sends, minute precision like the product's form; hypothesis favours
 # boundaries such as 02:00 and month ends, which is where DST and clamping bite.
 first_walls = st.datetimes(min_value=datetime(1995, 1, 1), max_value=datetime(2045, 12, 31))

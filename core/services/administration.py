@@ -44,7 +44,7 @@ def _mailing_audit(
         action=action,
         user=mailing.owner,
         mailing=mailing,
-        subject=f"{mailing.message.subject} ({mailing.owner.email})"[:300],
+        subject=f"{mailing.name} ({mailing.owner.email})"[:300],
         reason=reason,
     )
 

@@ -2,9 +2,7 @@
 resumed."""
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import transaction
 
 from core.models import Attempt, Mailing
@@ -19,10 +17,9 @@ def mailing_next_run(*, mailing: Mailing, now: datetime) -> datetime | None:
     The slot `now` falls in counts while no run served it yet, so a mailing whose window
     contains `now` runs at once; a slot already served is never run twice.
     """
-    tz = ZoneInfo(settings.TIME_ZONE)
-    if mailing.end_at <= now:
+    if mailing.end_at < now:
         return None
-    current, upcoming = slots.slot_and_next(schedule=mailing, moment=now, tz=tz)
+    current, upcoming = slots.slot_and_next(schedule=mailing, moment=now, tz=mailing.zone)
     if current is not None and not (
         mailing.pk and Attempt.objects.filter(mailing=mailing, slot_at=current).exists()
     ):
@@ -65,15 +62,16 @@ def mailing_pause(*, mailing: Mailing, now: datetime) -> bool:
 def mailing_resume(*, mailing: Mailing, now: datetime) -> bool:
     """Resume a paused `mailing`: its schedule goes on from the first slot after `now`, the
     slots it missed while paused are not sent (no backlog). False if it was not paused."""
-    tz = ZoneInfo(settings.TIME_ZONE)
     with transaction.atomic():
         locked = Mailing.objects.select_for_update().filter(pk=mailing.pk).first()
         if locked is None or locked.paused_at is None:
             return False
         locked.paused_at = None
         locked.next_run_at = None
-        if locked.end_at > now:
-            _current, locked.next_run_at = slots.slot_and_next(schedule=locked, moment=now, tz=tz)
+        if locked.end_at >= now:
+            _current, locked.next_run_at = slots.slot_and_next(
+                schedule=locked, moment=now, tz=locked.zone
+            )
         if (
             locked.next_run_at is None
             and not locked.attempts.filter(status=Attempt.Status.RUNNING).exists()

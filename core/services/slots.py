@@ -9,6 +9,11 @@ Rules shared by every function here:
   adds 7 local calendar days, monthly adds calendar months to the FIRST send's date and
   clamps the day to the month's length (31 Jan -> 28/29 Feb -> 31 Mar -> 30 Apr), so a
   short month never makes the mailing drift to the 28th for good.
+* A "once" mailing has slot 0 alone: asking for any later slot raises OverflowError, as a
+  slot past the range of ``datetime`` does, so every walk below stops after it.
+* The end is INCLUSIVE: a slot exactly at the end runs. The page shows the end as the last
+  moment a run may start, and the status turns "Finished" only after that slot ran, so a
+  weekly mailing whose end is first send + 7 days runs twice and finishes at its shown end.
 * Slot 0 is the first send itself. Later slots are local wall-clock times, turned into
   instants with one deterministic rule: a slot is the EARLIEST instant at which the
   local clock shows that wall time or a later one. Concretely:
@@ -32,10 +37,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
+ONCE: Final = "once"
 DAILY: Final = "daily"
 WEEKLY: Final = "weekly"
 MONTHLY: Final = "monthly"
-PERIODICITIES: Final = (DAILY, WEEKLY, MONTHLY)
+REPEATING: Final = (DAILY, WEEKLY, MONTHLY)
+PERIODICITIES: Final = (ONCE, *REPEATING)
 
 _DAYS_PER_STEP: Final = {DAILY: 1, WEEKLY: 7}
 
@@ -89,7 +96,7 @@ def slot_index_at_or_before(
 def slot_at_or_before(
     *, first: datetime, periodicity: str, moment: datetime, end: datetime, tz: ZoneInfo
 ) -> datetime | None:
-    """Return the latest slot at or before ``moment`` and strictly before ``end``, in UTC.
+    """Return the latest slot at or before ``moment`` and at or before ``end``, in UTC.
 
     None before the first send or when that slot is past the end. Slots missed before it
     collapse into this one: a mailing that was not sent for a while runs once, not once a slot.
@@ -99,13 +106,13 @@ def slot_at_or_before(
     if index is None:
         return None
     slot = slot_at(first=first, periodicity=periodicity, index=index, tz=tz)
-    return slot if slot < end else None
+    return slot if slot <= end else None
 
 
 def next_slot_after(
     *, first: datetime, periodicity: str, after: datetime, end: datetime, tz: ZoneInfo
 ) -> datetime | None:
-    """Return the earliest slot strictly after ``after`` and strictly before ``end``, in UTC.
+    """Return the earliest slot strictly after ``after`` and at or before ``end``, in UTC.
 
     None when no slot remains. Slots missed before ``after`` are skipped, not replayed.
     """
@@ -116,8 +123,8 @@ def next_slot_after(
         candidate = slot_at(first=first, periodicity=periodicity, index=next_index, tz=tz)
     except OverflowError:
         return None
-    # The end is exclusive: a slot exactly at the end does not run.
-    return candidate if candidate < end else None
+    # The end is inclusive: a slot exactly at the end runs.
+    return candidate if candidate <= end else None
 
 
 class Schedule(Protocol):
@@ -154,6 +161,8 @@ def _check_aware(**moments: datetime) -> None:
 
 
 def _wall_time_of_slot(first_wall: datetime, periodicity: str, index: int) -> datetime:
+    if periodicity == ONCE:
+        raise OverflowError("A one-off mailing has no slot after its first send.")
     if periodicity == MONTHLY:
         return _add_months_clamped(first_wall, index)
     # Naive datetimes add days on the wall clock: 09:00 + 1 day is 09:00 whatever the DST.
@@ -195,6 +204,8 @@ def _earliest_instant_showing(*, wall: datetime, tz: ZoneInfo) -> datetime:
 def _estimate_index(*, first: datetime, periodicity: str, moment: datetime, tz: ZoneInfo) -> int:
     first_wall = first.astimezone(tz).replace(tzinfo=None)
     moment_wall = moment.astimezone(tz).replace(tzinfo=None)
+    if periodicity == ONCE:
+        return 0
     if periodicity == MONTHLY:
         months = (moment_wall.year - first_wall.year) * 12 + moment_wall.month - first_wall.month
         return max(months, 0)

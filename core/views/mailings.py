@@ -16,14 +16,16 @@ from core.filters import MailingFilter
 from core.forms import MailingForm
 from core.models import Attempt, Mailing
 from core.services.scheduling import mailing_schedule
-from core.tables import MailingTable, mailing_hold_badges
+from core.tables import MailingRecipientTable, MailingTable, mailing_hold_badges
 from core.views.details import detail_response
-from core.views.lists import list_response
+from core.views.lists import TableConfig, list_response
 from core.views.modal import modal_deleted, modal_form, modal_saved, partial_for
 from core.views.previews import chosen_client, letter_context
 
 # The detail page shows the latest runs; older ones stay in the database and the reports.
 ATTEMPTS_SHOWN = 50
+# Recipients listed a page at a time below the details.
+RECIPIENTS_PER_PAGE = 25
 
 
 @require_GET
@@ -33,6 +35,10 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
         recipient_count=Count("clients", distinct=True)
     )
     filterset = MailingFilter(request.GET, queryset=queryset, request=request)
+    now = timezone.now()
+    liveness = selectors.mailings_liveness(
+        mailings=selectors.mailing_list(user=request.user), now=now
+    )
     return list_response(
         request,
         filterset,
@@ -41,6 +47,10 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
         heading=_("Mailings"),
         create_label=_("New mailing"),
         tom_select=True,  # the mailing form opens here in the modal
+        # The table polls while a run of any mailing is due or open, and asks once more when
+        # the next one becomes due; otherwise nothing changes it by itself.
+        poll=liveness.live,
+        refresh_in=liveness.refresh_in(now=now),
     )
 
 
@@ -49,11 +59,13 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A mailing: its message, recipients, schedule and status, and its latest attempts."""
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
     attempts = _attempts_context(mailing)
+    recipients = MailingRecipientTable(mailing.clients.order_by("email"))
+    TableConfig(request, paginate={"per_page": RECIPIENTS_PER_PAGE}).configure(recipients)
     return detail_response(
         request,
         noun="mailing",
         obj=mailing,
-        heading=mailing.message.subject,
+        heading=mailing.name,
         list_title=_("Mailings"),
         # The details also refresh when a run of this mailing ended.
         refresh_on="mailingListChanged from:body, mailingRunFinished from:body",
@@ -61,7 +73,8 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         after="core/mailing/detail.html#mailing-runs",
         tom_select=True,  # the mailing form opens here in the modal
         mailing=mailing,
-        recipient_count=mailing.clients.count(),
+        recipient_count=recipients.paginator.count,
+        recipients=recipients,
         hold_badges=mailing_hold_badges(mailing),
         # When it last went out, and whether a run is open (running, or waiting to resume):
         # then Stop shows, and "Send now" would start nothing.
@@ -81,19 +94,41 @@ def mailing_attempts(request: HttpRequest, pk: int) -> HttpResponse:
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
     context = {"mailing": mailing, **_attempts_context(mailing)}
     response = TemplateResponse(request, "core/mailing/detail.html#mailing-attempts", context)
-    if request.GET.get("polling") and not context["run_in_progress"]:
+    # A poll that finds a run begun or ended since the last one (`seen`) tells the details and
+    # the report to refresh; a poll that sees the same run as before does not.
+    if request.GET.get("polling") and request.GET.get("seen") != context["runs_state"]:
         trigger_client_event(response, "mailingRunFinished")
     return response
 
 
 def _attempts_context(mailing: Mailing) -> dict:
+    """The latest runs, and whether the runs section polls: while a run is being sent or is
+    due (its next run has come, or a waiting run's resume time has), and once more when the
+    next becomes due."""
     attempts = list(mailing.attempts.all()[:ATTEMPTS_SHOWN])
-    # A run waiting to resume later has nothing to show before then: not worth polling.
-    running = any(
+    now = timezone.now()
+    held = mailing.paused_at is not None or mailing.disabled_at is not None
+    sending_now = any(
         attempt.status == Attempt.Status.RUNNING and not attempt.is_waiting_to_resume
         for attempt in attempts
     )
-    return {"attempts": attempts, "run_in_progress": running}
+    waiting = [a.resume_at for a in attempts if a.is_waiting_to_resume]
+    due = [] if held else [m for m in [mailing.next_run_at, *waiting] if m is not None]
+    live = sending_now or any(moment <= now for moment in due)
+    upcoming = [moment for moment in due if moment > now]
+    refresh_in = None
+    if not live and upcoming:
+        refresh_in = selectors.Liveness(live=False, changes_at=min(upcoming)).refresh_in(now=now)
+    latest = attempts[0] if attempts else None
+    return {
+        "attempts": attempts,
+        "run_in_progress": live,
+        "refresh_in": refresh_in,
+        # What the page shows of the runs, to tell a poll whether anything began or ended.
+        "runs_state": f"{latest.pk}-{latest.status}-{latest.resume_at is not None}"
+        if latest
+        else "none",
+    }
 
 
 @require_http_methods(["GET", "POST"])
@@ -114,7 +149,7 @@ def mailing_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             saved = form.save()
         # After the commit: scheduling may start sending at once, which must see the saved rows.
         mailing_schedule(mailing=saved, now=timezone.now())
-        text = _("Mailing “%(mailing)s” saved.") % {"mailing": saved.message.subject}
+        text = _("Mailing “%(mailing)s” saved.") % {"mailing": saved.name}
         return modal_saved(request, noun="mailing", pk=saved.pk, text=text)
     context = {"hint": "mailing", "tom_select": True}
     if mailing is not None:
@@ -132,7 +167,7 @@ def mailing_delete(request: HttpRequest, pk: int) -> HttpResponse:
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
     if request.method == "POST":
         mailing.delete()
-        text = _("Mailing “%(mailing)s” deleted.") % {"mailing": mailing.message.subject}
+        text = _("Mailing “%(mailing)s” deleted.") % {"mailing": mailing.name}
         return modal_deleted(request, noun="mailing", pk=pk, text=text)
     template = partial_for(request, "core/mailing/confirm_delete.html", "mailing-confirm-delete")
     return TemplateResponse(request, template, {"object": mailing})

@@ -81,9 +81,12 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def mailing_report(request: HttpRequest, pk: int) -> HttpResponse:
     """The owner's report of a mailing, for a manager: the fragment for htmx, a page otherwise."""
     mailing = get_object_or_404(selectors.mailing_oversight_list(), pk=pk)
+    report = selectors.mailing_report(mailing=mailing)
     context = {
         "mailing": mailing,
-        "report": selectors.mailing_report(mailing=mailing),
+        "report": report,
+        # The open run holding the waiting letters, if any: when they are tried again.
+        "waiting_run": report.open_run,
         "embedded": bool(request.htmx),
     }
     template = partial_for(request, "core/mailing/report.html", "mailing-report")
@@ -252,11 +255,11 @@ def mailing_disable(request: HttpRequest, pk: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             now=timezone.now(),
         ),
-        done=_("Mailing “%(mailing)s” is disabled.") % {"mailing": mailing.message.subject},
+        done=_("Mailing “%(mailing)s” is disabled.") % {"mailing": mailing.name},
         noun="mailing",
         back_to=reverse("manage-mailing-detail", args=[mailing.pk]),
         context={
-            "title": _("Disable “%(mailing)s”") % {"mailing": mailing.message.subject},
+            "title": _("Disable “%(mailing)s”") % {"mailing": mailing.name},
             "intro": _(
                 "Its run in progress stops and it sends nothing until enabled. Its message, "
                 "clients and schedule stay as the owner left them."
@@ -282,11 +285,11 @@ def mailing_enable(request: HttpRequest, pk: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             now=timezone.now(),
         ),
-        done=_("Mailing “%(mailing)s” is enabled.") % {"mailing": mailing.message.subject},
+        done=_("Mailing “%(mailing)s” is enabled.") % {"mailing": mailing.name},
         noun="mailing",
         back_to=reverse("manage-mailing-detail", args=[mailing.pk]),
         context={
-            "title": _("Enable “%(mailing)s”") % {"mailing": mailing.message.subject},
+            "title": _("Enable “%(mailing)s”") % {"mailing": mailing.name},
             "intro": _("Disabled because: %(reason)s") % {"reason": mailing.disabled_reason},
             "submit_label": _("Enable"),
         },

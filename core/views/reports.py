@@ -28,9 +28,12 @@ def mailing_report(request: HttpRequest, pk: int) -> HttpResponse:
     The mailing page loads it with hx-get when it opens.
     """
     mailing = _mailing(request, pk)
+    report = selectors.mailing_report(mailing=mailing)
     context = {
         "mailing": mailing,
-        "report": selectors.mailing_report(mailing=mailing),
+        "report": report,
+        # The open run holding the waiting letters, if any: when they are tried again.
+        "waiting_run": report.open_run,
         # The fragment lives on the mailing page, whose attempts section lists the runs.
         "embedded": bool(request.htmx),
     }

@@ -49,7 +49,8 @@ def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
     text = ngettext(
         "Sending to %(count)d recipient.", "Sending to %(count)d recipients.", count
     ) % {"count": count}
-    messages.add_message(request, messages.SUCCESS if count else messages.WARNING, text)
+    # Not green: nothing is accepted yet, and with the mail server down nothing may be.
+    messages.add_message(request, messages.INFO if count else messages.WARNING, text)
 
     if request.htmx:
         sent = {"mailing": mailing.pk, "attempt": attempt.pk}

@@ -116,8 +116,20 @@
     root.querySelectorAll("select[data-search-url]").forEach((select) => {
       if (select.tomselect) return;
       const searchUrl = select.dataset.searchUrl;
+      // Tom Select's own strings are English: the form passes them translated (data-text-*).
+      const text = (key, fallback) => select.dataset[key] || fallback;
+      const line = (className, words) => {
+        const div = document.createElement("div");
+        div.className = className;
+        div.textContent = words;
+        return div;
+      };
       new TomSelect(select, {
-        plugins: ["remove_button"],
+        plugins: { remove_button: { title: text("textRemove", "Remove") } },
+        render: {
+          no_results: () => line("no-results", text("textNoResults", "No results found")),
+          loading: () => line("spinner", text("textLoading", "Loading…")),
+        },
         maxOptions: 50,
         loadThrottle: 250,
         load(query, callback) {

@@ -34,7 +34,8 @@ def test_create_with_a_client_found_by_search_then_edit_and_delete(signed_in_pag
     page.get_by_role("link", name="New mailing").click()
     # Shown: the first field has the cursor (a search typed earlier would be lost on the
     # dialog's own focus).
-    expect(modal.get_by_label("Message")).to_be_focused()
+    expect(modal.get_by_label("Name")).to_be_focused()
+    modal.get_by_label("Name").fill("Spring campaign")
     modal.get_by_label("Message").select_option(label="Spring sale")
     # Zoe is not among the options the page rendered: the picker finds her on the server.
     picker = modal.locator("#id_clients-ts-control")
@@ -50,13 +51,13 @@ def test_create_with_a_client_found_by_search_then_edit_and_delete(signed_in_pag
 
     expect(modal).to_be_hidden()
     expect(rows(page)).to_have_count(1)
-    expect(rows(page).first).to_contain_text("Spring sale")
+    expect(rows(page).first).to_contain_text("Spring campaign")
     expect(rows(page).first).to_contain_text("Created")
     mailing = Mailing.objects.get(owner=user)
     assert list(mailing.clients.values_list("email", flat=True)) == ["zoe@example.com"]
 
     rows(page).first.get_by_role("link", name="Edit").click()
-    expect(modal.get_by_label("Message")).to_be_focused()
+    expect(modal.get_by_label("Name")).to_be_focused()
     expect(modal.locator(".ts-control .item")).to_contain_text("zoe@example.com")
     modal.locator("#id_clients-ts-control").fill("c0007")
     modal.locator(".ts-dropdown .option", has_text="c0007@example.com").click()
@@ -66,7 +67,7 @@ def test_create_with_a_client_found_by_search_then_edit_and_delete(signed_in_pag
     expect(rows(page).first).to_contain_text("Once a week")
     expect(rows(page).first).to_contain_text("2")  # recipients
 
-    page.get_by_role("link", name="Spring sale").click()
+    page.get_by_role("link", name="Spring campaign").click()
     expect(page.get_by_test_id("recipient-count")).to_have_text("2")
     expect(page.get_by_test_id("no-attempts")).to_be_visible()
     page.get_by_role("link", name="Delete").click()
@@ -103,7 +104,7 @@ def test_filter_sort_page_and_an_edit_in_the_modal_keeps_them(signed_in_page, us
     assert "status=running" in page.url and "sort=start_at" in page.url
 
     rows(page).first.get_by_role("link", name="Edit").click()
-    expect(modal.get_by_label("Message")).to_be_focused()
+    expect(modal.get_by_label("Name")).to_be_focused()
     modal.get_by_label("Periodicity").select_option(label="Once a month")
     modal.get_by_role("button", name="Save").click()
     expect(modal).to_be_hidden()
@@ -114,3 +115,35 @@ def test_filter_sort_page_and_an_edit_in_the_modal_keeps_them(signed_in_page, us
 
     page.get_by_role("link", name="Reset").click()
     expect(rows(page)).to_have_count(25)
+
+
+def test_the_client_picker_speaks_the_interface_language_when_nothing_is_found(
+    signed_in_page, user
+):
+    make_message(owner=user, subject="Spring sale", body="Everything -20%")
+    page = signed_in_page
+    page.goto("/mailings/")
+    modal = page.locator("#modal")
+
+    page.get_by_role("link", name="New mailing").click()
+    expect(modal.locator("#id_clients-ts-control")).to_be_visible()
+
+    # Tom Select's built-in "No results found" and "Loading…" are the page's translated words.
+    rendered = modal.locator("#id_clients").evaluate(
+        "select => ['no_results', 'loading'].map("
+        "(name) => select.tomselect.render(name, {input: 'x'}).textContent)"
+    )
+    assert rendered == ["No clients found", "Searching…"]
+
+
+def test_the_new_mailing_form_starts_filled_and_names_the_zone(signed_in_page, user):
+    make_message(owner=user, subject="Spring sale", body="Everything -20%")
+    page = signed_in_page
+    page.goto("/mailings/")
+    modal = page.locator("#modal")
+
+    page.get_by_role("link", name="New mailing").click()
+
+    expect(modal.get_by_label("First send")).not_to_have_value("")
+    expect(modal.get_by_label("End", exact=True)).not_to_have_value("")
+    expect(modal.locator("#field-start_at")).to_contain_text("Europe/Moscow")

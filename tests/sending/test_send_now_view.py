@@ -26,7 +26,7 @@ def test_send_now_over_htmx_opens_a_run_and_answers_with_a_toast(htmx_client, us
     trigger = json.loads(response.headers["HX-Trigger"])
     attempt = Attempt.objects.get(mailing=mailing)
     assert trigger["mailingSent"] == {"mailing": mailing.pk, "attempt": attempt.pk}
-    assert trigger["showMessage"] == {"text": "Sending to 3 recipients.", "level": "success"}
+    assert trigger["showMessage"] == {"text": "Sending to 3 recipients.", "level": "info"}
     assert (attempt.status, attempt.slot_at, attempt.pending_count) == ("running", None, 3)
     assert Delivery.objects.filter(attempt=attempt, status="pending").count() == 3
     # A worker sends it: the task names the run.

@@ -3,7 +3,6 @@ sender vanished or that wait to be resumed, under a lease only one sender holds.
 
 import secrets
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -76,7 +75,6 @@ def attempt_claim_due(*, now: datetime, mailing_id: int | None = None) -> Attemp
     (resuming moves it past the slots it missed). One with a run still open waits for it to
     end: a mailing has at most one open run.
     """
-    tz = ZoneInfo(settings.TIME_ZONE)
     while True:
         with transaction.atomic():
             due = (
@@ -90,7 +88,9 @@ def attempt_claim_due(*, now: datetime, mailing_id: int | None = None) -> Attemp
             mailing = due.order_by("next_run_at").first()
             if mailing is None:
                 return None
-            slot, mailing.next_run_at = slots.slot_and_next(schedule=mailing, moment=now, tz=tz)
+            slot, mailing.next_run_at = slots.slot_and_next(
+                schedule=mailing, moment=now, tz=mailing.zone
+            )
             attempt = None
             if (
                 slot is not None
