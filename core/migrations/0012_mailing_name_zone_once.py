@@ -17,7 +17,7 @@ def name_after_subject(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("core", "0010_limits_quota_reserved"),
+        ("core", "0011_tags"),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0011_mailing_name_zone_once'),
+        ('core', '0012_mailing_name_zone_once'),
     ]
 
     operations = [
