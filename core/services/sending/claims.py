@@ -7,14 +7,18 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import Attempt, Client, Delivery, Mailing
 from core.services import slots
-from core.services.sending.controls import HELD_BACK, MAILING_HELD_BACK
+from core.services.sending.controls import (
+    HELD_BACK,
+    MAILING_HELD_BACK,
+    attempt_close_stopped,
+)
 
 
 def lease_end(now: datetime) -> datetime:
@@ -91,6 +95,8 @@ def attempt_claim_due(*, now: datetime, mailing_id: int | None = None) -> Attemp
             if mailing is None:
                 return None
             slot, mailing.next_run_at = slots.slot_and_next(schedule=mailing, moment=now, tz=tz)
+            if slot is not None and now >= mailing.end_at:
+                slot = None  # missed while no sender ran, and the mailing is over: dropped
             attempt = None
             if (
                 slot is not None
@@ -105,6 +111,55 @@ def attempt_claim_due(*, now: datetime, mailing_id: int | None = None) -> Attemp
         if attempt is not None:
             return attempt
         # Nothing to send for that one (window over, slot served): look at the next.
+
+
+def attempts_close_superseded(*, now: datetime, mailing_id: int | None = None) -> int:
+    """Close the open runs without a live sender that their mailing has overtaken; how many.
+
+    That is a run opened before its mailing's next slot came (that slot's run sends to every
+    recipient: resuming the old one too would send them two letters seconds apart), and a
+    scheduled run of a mailing whose end has passed (nothing is sent after it). Their
+    pending recipients stay pending, counted as not sent for that slot, with the reason.
+    """
+    tz = ZoneInfo(settings.TIME_ZONE)
+    closed = 0
+    with transaction.atomic():
+        candidates = (
+            Attempt.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("mailing")
+            .filter(status=Attempt.Status.RUNNING)
+            .filter(
+                Q(resume_at__isnull=False)
+                | Q(lease_expires_at__isnull=True)
+                | Q(lease_expires_at__lte=now)
+            )
+            .filter(
+                Q(mailing__next_run_at__lte=now, attempted_at__lt=F("mailing__next_run_at"))
+                | Q(slot_at__isnull=False, mailing__end_at__lte=now)
+            )
+        )
+        if mailing_id is not None:
+            candidates = candidates.filter(mailing_id=mailing_id)
+        for attempt in candidates:
+            mailing = attempt.mailing
+            if mailing.end_at <= now and attempt.slot_at is not None:
+                reason = _("Not sent: the mailing ended at %(time)s.") % {
+                    "time": _local(mailing.end_at, tz)
+                }
+            else:
+                reason = _("Not sent: the next run, at %(time)s, sends to every recipient.") % {
+                    "time": _local(mailing.next_run_at, tz)
+                }
+            if attempt_close_stopped(
+                attempt=attempt, reason=reason, now=now, status=Attempt.Status.FAILURE
+            ):
+                attempt_recount(attempt)
+                closed += 1
+    return closed
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def attempt_open(*, mailing: Mailing, now: datetime, slot_at: datetime | None) -> Attempt:
@@ -186,4 +241,20 @@ def _skip_reason_sql(alias: str) -> tuple[str, list[str]]:
             _("Unsubscribed (one-click)"),
             _("Unsubscribed (link)"),
         ],
+    )
+
+
+def attempt_recount(attempt: Attempt) -> None:
+    """Write the run's counts from its ledger (after it ended between progress writes)."""
+    counts = dict(
+        Delivery.objects.filter(attempt=attempt)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    Attempt.objects.filter(pk=attempt.pk).update(
+        accepted_count=counts.get(Delivery.Status.ACCEPTED, 0),
+        failed_count=counts.get(Delivery.Status.FAILED, 0),
+        pending_count=counts.get(Delivery.Status.PENDING, 0),
+        skipped_count=counts.get(Delivery.Status.SKIPPED, 0),
     )

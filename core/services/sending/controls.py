@@ -133,9 +133,15 @@ def attempts_close_held_back(*, now: datetime, mailing_id: int | None = None) ->
 
 
 def attempt_close_stopped(
-    *, attempt: Attempt, reason: str, now: datetime, lease_token: str | None = None
+    *,
+    attempt: Attempt,
+    reason: str,
+    now: datetime,
+    lease_token: str | None = None,
+    status: str = Attempt.Status.STOPPED,
 ) -> bool:
-    """End an open run as stopped: the pending ledger lines keep the reason, the run its counts.
+    """End an open run as stopped (or `status`): the pending ledger lines keep the reason, the
+    run its counts.
 
     With `lease_token`, only while that sender still holds the run. Call it inside a
     transaction.
@@ -146,7 +152,7 @@ def attempt_close_stopped(
     if lease_token is not None:
         held = held.filter(lease_token=lease_token)
     updated = held.update(
-        status=Attempt.Status.STOPPED,
+        status=status,
         server_response=stopped_summary(reason=reason, pending=pending),
         finished_at=now,
         lease_token="",
