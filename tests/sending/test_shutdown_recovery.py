@@ -218,7 +218,7 @@ def test_a_mailing_deleted_or_paused_mid_run_ends_it_and_the_others_still_go_out
     Mailing.objects.filter(pk=second.pk).update(
         next_run_at=first.next_run_at + timedelta(seconds=1)
     )
-    with SmtpSink(delay=0.05) as sink:
+    with SmtpSink(delay=0.2) as sink:  # slow: the run is still going when it is acted on
         sender = start_sender(env=sender_environment(sink, SENDING_LEASE_SECONDS="60"))
         wait_for(
             lambda: Attempt.objects.filter(mailing=first, accepted_count__gte=4).exists(),
@@ -315,3 +315,33 @@ def test_a_run_waiting_to_resume_when_the_mailing_ends_is_closed(user, settings)
     attempt.refresh_from_db()
     assert (attempt.status, attempt.pending_count) == ("failure", 3)
     assert attempt.server_response.startswith("Not sent: the mailing ended")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_still_going_when_the_next_slot_comes_stops_and_that_slot_sends_once(user, settings):
+    mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=RECIPIENTS))
+    with SmtpSink(delay=0.2) as sink:
+        sender = start_sender(env=sender_environment(sink, SENDING_LEASE_SECONDS="60"))
+        wait_for(
+            lambda: Attempt.objects.filter(mailing=mailing, accepted_count__gte=4).exists(),
+            timeout=30,
+        )
+        # The next slot comes while the first run still has most of its recipients pending
+        # (its day passes in a moment: the schedule moves a day back).
+        next_slot = timezone.now()
+        Mailing.objects.filter(pk=mailing.pk).update(
+            start_at=next_slot - timedelta(days=1), next_run_at=next_slot
+        )
+        output, _ = sender.communicate(timeout=60)
+        assert sender.returncode == 0, output
+        first = Attempt.objects.get(mailing=mailing)
+        assert first.status == "stopped" and first.pending_count > 0
+        assert first.server_response.startswith("Not sent: the next run")
+        sent_first = len(sink.messages)
+
+        settings.MAILERS = mailers_for(sink)
+        run_due()  # the next slot's run, to everyone
+
+        second = Attempt.objects.exclude(pk=first.pk).get(mailing=mailing)
+        assert (second.slot_at, second.accepted_count) == (next_slot, RECIPIENTS)
+        assert len(sink.messages) == sent_first + RECIPIENTS

@@ -18,6 +18,7 @@ from core.services.sending.controls import (
     HELD_BACK,
     MAILING_HELD_BACK,
     attempt_close_stopped,
+    next_slot_reason,
 )
 
 
@@ -121,7 +122,6 @@ def attempts_close_superseded(*, now: datetime, mailing_id: int | None = None) -
     scheduled run of a mailing whose end has passed (nothing is sent after it). Their
     pending recipients stay pending, counted as not sent for that slot, with the reason.
     """
-    tz = ZoneInfo(settings.TIME_ZONE)
     closed = 0
     with transaction.atomic():
         candidates = (
@@ -144,22 +144,16 @@ def attempts_close_superseded(*, now: datetime, mailing_id: int | None = None) -
             mailing = attempt.mailing
             if mailing.end_at <= now and attempt.slot_at is not None:
                 reason = _("Not sent: the mailing ended at %(time)s.") % {
-                    "time": _local(mailing.end_at, tz)
+                    "time": timezone.localtime(mailing.end_at).strftime("%Y-%m-%d %H:%M")
                 }
             else:
-                reason = _("Not sent: the next run, at %(time)s, sends to every recipient.") % {
-                    "time": _local(mailing.next_run_at, tz)
-                }
+                reason = next_slot_reason(mailing.next_run_at)
             if attempt_close_stopped(
                 attempt=attempt, reason=reason, now=now, status=Attempt.Status.FAILURE
             ):
                 attempt_recount(attempt)
                 closed += 1
     return closed
-
-
-def _local(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def attempt_open(*, mailing: Mailing, now: datetime, slot_at: datetime | None) -> Attempt:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -64,12 +65,31 @@ def stop_reason(
     return ""
 
 
-def attempt_stop_reason(*, attempt_id: int) -> str:
-    """Whether the run must stop now, and why ("" if not); one query."""
-    row = Attempt.objects.filter(pk=attempt_id).values_list(*HOLD_FIELDS).first()
+def attempt_stop_reason(*, attempt_id: int, now: datetime) -> str:
+    """Whether the run must stop now, and why ("" if not); one query.
+
+    A run still going when its mailing's next slot comes stops too: that slot's run sends to
+    every recipient, so going on would send them two letters minutes apart.
+    """
+    row = (
+        Attempt.objects.filter(pk=attempt_id)
+        .values_list(*HOLD_FIELDS, "attempted_at", "mailing__next_run_at")
+        .first()
+    )
     if row is None:
         return _("Stopped: the run was deleted.")
-    return stop_reason(**dict(zip(_HOLD_ARGUMENTS, row, strict=True)))
+    *hold, attempted_at, next_run_at = row
+    reason = stop_reason(**dict(zip(_HOLD_ARGUMENTS, hold, strict=True)))
+    if not reason and next_run_at is not None and attempted_at < next_run_at <= now:
+        reason = next_slot_reason(next_run_at)
+    return reason
+
+
+def next_slot_reason(next_run_at: datetime) -> str:
+    """Why a run's pending recipients are not sent for its slot: the next slot came."""
+    return _("Not sent: the next run, at %(time)s, sends to every recipient.") % {
+        "time": timezone.localtime(next_run_at).strftime("%Y-%m-%d %H:%M")
+    }
 
 
 _HOLD_ARGUMENTS = ("stop_requested_at", "paused_at", "disabled_at", "disabled_reason", "blocked_at")

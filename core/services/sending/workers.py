@@ -359,7 +359,7 @@ class RunSender:
         if time.monotonic() - self.hold_checked_at < self.progress_interval:
             return
         self.hold_checked_at = time.monotonic()
-        reason = attempt_stop_reason(attempt_id=self.attempt.pk)
+        reason = attempt_stop_reason(attempt_id=self.attempt.pk, now=timezone.now())
         if reason:
             self.stop_reason = reason
             self.stop.set()
