@@ -261,6 +261,9 @@ EMAIL_RESUMES = env.int("EMAIL_RESUMES", default=5)
 # A run whose sender stopped renewing its lease for this long (killed, host gone) is taken over
 # by the next `send_mailings`.
 SENDING_LEASE_SECONDS = env.float("SENDING_LEASE_SECONDS", default=60.0)
+# A mail server that refused, hung or failed a run is left to rest this many seconds: the other
+# mailings due for it stay due and are tried by a tick after that, not each after a timeout.
+EMAIL_SERVER_REST_SECONDS = env.float("EMAIL_SERVER_REST_SECONDS", default=30.0)
 # Letters a day (since local midnight, TIME_ZONE) one user's runs may send together; a manager
 # can set another number per user. A run that reaches it leaves the rest pending until midnight.
 DAILY_LETTER_QUOTA = env.int("DAILY_LETTER_QUOTA", default=1000)

@@ -285,8 +285,10 @@ class Faults:
     # e.g. to outlast a client timeout; after a finite hang the normal reply follows.
     hang_at: str | Collection[str] = frozenset()
     hang_seconds: float | None = None
-    # Stages answered with "421 service closing", after which the server disconnects.
+    # Stages answered with "421 service closing", after which the server disconnects; only
+    # the first ``close_421_times`` such commands (None: every one).
     close_421_at: str | Collection[str] = frozenset()
+    close_421_times: int | None = None
     # Stages answered with ``garbage_reply`` instead of an SMTP reply.
     garbage_at: str | Collection[str] = frozenset()
     garbage_reply: bytes = b"HELLO WORLD\r\n"
@@ -478,6 +480,7 @@ class FaultySmtpServer(_BackgroundServer):
         with self._lock:
             self._faults = faults
             self._deferrals_left = dict(faults.defer_recipients)
+            self._421s_given = 0
 
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -560,7 +563,7 @@ class FaultySmtpServer(_BackgroundServer):
                 await asyncio.Event().wait()  # never set: only stop() cancels this wait
             else:
                 await asyncio.sleep(faults.hang_seconds)
-        if stage in faults.close_421_at:
+        if stage in faults.close_421_at and self._take_421():
             await self._reply(writer, "421 4.3.2 Service not available, closing channel")
             raise _Closed
         if stage in faults.garbage_at:
@@ -670,6 +673,15 @@ class FaultySmtpServer(_BackgroundServer):
         if response == "*":
             raise _AuthCancelled
         return response
+
+    def _take_421(self) -> bool:
+        """Count one 421 answer; return whether the fault still applies."""
+        with self._lock:
+            times = self._faults.close_421_times
+            if times is not None and self._421s_given >= times:
+                return False
+            self._421s_given += 1
+            return True
 
     def _take_deferral(self, recipients: Collection[str]) -> bool:
         """Count one try for each deferred recipient; return whether any was deferred."""

@@ -9,6 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from core.services.sending.shutdown import shutdown_requested
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,7 +26,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         self.stdout.write(f"Scheduler: send_mailings every {interval:g} s")
         try:
-            while not stop.is_set():
+            # A signal during a tick reaches the sender first (it stops cleanly), then here.
+            while not stop.is_set() and not shutdown_requested():
                 started = time.monotonic()
                 self.tick()
                 if once:

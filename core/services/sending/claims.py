@@ -6,14 +6,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.models import Attempt, Client, Delivery, Mailing
+from core.models import Attempt, Client, Delivery, Mailing, Periodicity
 from core.services import slots
-from core.services.sending.controls import HELD_BACK, MAILING_HELD_BACK
+from core.services.sending.controls import (
+    HELD_BACK,
+    MAILING_HELD_BACK,
+    attempt_close_stopped,
+    next_slot_reason,
+)
 
 
 def lease_end(now: datetime) -> datetime:
@@ -68,6 +73,12 @@ def _lease_take(attempt: Attempt) -> None:
     attempt.save(update_fields=["lease_token", "lease_expires_at", "resume_at"])
 
 
+# How late the last slot (at or before the end, which is inclusive) may still go out: a cron
+# tick or two, a restart. A slot found later than this after the end was missed while nothing
+# ran, and the mailing is over: it is dropped, never sent.
+LATE_AFTER_END = timedelta(minutes=10)
+
+
 def attempt_claim_due(*, now: datetime, mailing_id: int | None = None) -> Attempt | None:
     """Open and claim the run of the next due mailing, and move its schedule on.
 
@@ -91,6 +102,8 @@ def attempt_claim_due(*, now: datetime, mailing_id: int | None = None) -> Attemp
             slot, mailing.next_run_at = slots.slot_and_next(
                 schedule=mailing, moment=now, tz=mailing.zone
             )
+            if slot is not None and now > mailing.end_at + LATE_AFTER_END:
+                slot = None  # missed while no sender ran, and the mailing is long over: dropped
             attempt = None
             if (
                 slot is not None
@@ -105,6 +118,52 @@ def attempt_claim_due(*, now: datetime, mailing_id: int | None = None) -> Attemp
         if attempt is not None:
             return attempt
         # Nothing to send for that one (window over, slot served): look at the next.
+
+
+def attempts_close_superseded(*, now: datetime, mailing_id: int | None = None) -> int:
+    """Close the open runs without a live sender that their mailing has overtaken; how many.
+
+    That is a run opened before its mailing's next slot came (that slot's run sends to every
+    recipient: resuming the old one too would send them two letters seconds apart), and a
+    scheduled run of a mailing whose end has passed (nothing is sent after it). Their
+    pending recipients stay pending, counted as not sent for that slot, with the reason.
+    """
+    closed = 0
+    with transaction.atomic():
+        candidates = (
+            Attempt.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("mailing")
+            .filter(status=Attempt.Status.RUNNING)
+            .filter(
+                Q(resume_at__isnull=False)
+                | Q(lease_expires_at__isnull=True)
+                | Q(lease_expires_at__lte=now)
+            )
+            .filter(
+                Q(mailing__next_run_at__lte=now, attempted_at__lt=F("mailing__next_run_at"))
+                | (
+                    Q(slot_at__isnull=False, mailing__end_at__lt=now - LATE_AFTER_END)
+                    # A one-off mailing ends where it starts: its run resumes as any other.
+                    & ~Q(mailing__periodicity=Periodicity.ONCE)
+                )
+            )
+        )
+        if mailing_id is not None:
+            candidates = candidates.filter(mailing_id=mailing_id)
+        for attempt in candidates:
+            mailing = attempt.mailing
+            if mailing.end_at < now - LATE_AFTER_END and attempt.slot_at is not None:
+                reason = _("Not sent: the mailing ended at %(time)s.") % {
+                    "time": timezone.localtime(mailing.end_at).strftime("%Y-%m-%d %H:%M")
+                }
+            else:
+                reason = next_slot_reason(mailing.next_run_at)
+            if attempt_close_stopped(
+                attempt=attempt, reason=reason, now=now, status=Attempt.Status.FAILURE
+            ):
+                attempt_recount(attempt)
+                closed += 1
+    return closed
 
 
 def attempt_open(*, mailing: Mailing, now: datetime, slot_at: datetime | None) -> Attempt:
@@ -186,4 +245,20 @@ def _skip_reason_sql(alias: str) -> tuple[str, list[str]]:
             _("Unsubscribed (one-click)"),
             _("Unsubscribed (link)"),
         ],
+    )
+
+
+def attempt_recount(attempt: Attempt) -> None:
+    """Write the run's counts from its ledger (after it ended between progress writes)."""
+    counts = dict(
+        Delivery.objects.filter(attempt=attempt)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    Attempt.objects.filter(pk=attempt.pk).update(
+        accepted_count=counts.get(Delivery.Status.ACCEPTED, 0),
+        failed_count=counts.get(Delivery.Status.FAILED, 0),
+        pending_count=counts.get(Delivery.Status.PENDING, 0),
+        skipped_count=counts.get(Delivery.Status.SKIPPED, 0),
     )

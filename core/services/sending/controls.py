@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -64,12 +65,31 @@ def stop_reason(
     return ""
 
 
-def attempt_stop_reason(*, attempt_id: int) -> str:
-    """Whether the run must stop now, and why ("" if not); one query."""
-    row = Attempt.objects.filter(pk=attempt_id).values_list(*HOLD_FIELDS).first()
+def attempt_stop_reason(*, attempt_id: int, now: datetime) -> str:
+    """Whether the run must stop now, and why ("" if not); one query.
+
+    A run still going when its mailing's next slot comes stops too: that slot's run sends to
+    every recipient, so going on would send them two letters minutes apart.
+    """
+    row = (
+        Attempt.objects.filter(pk=attempt_id)
+        .values_list(*HOLD_FIELDS, "attempted_at", "mailing__next_run_at")
+        .first()
+    )
     if row is None:
         return _("Stopped: the run was deleted.")
-    return stop_reason(**dict(zip(_HOLD_ARGUMENTS, row, strict=True)))
+    *hold, attempted_at, next_run_at = row
+    reason = stop_reason(**dict(zip(_HOLD_ARGUMENTS, hold, strict=True)))
+    if not reason and next_run_at is not None and attempted_at < next_run_at <= now:
+        reason = next_slot_reason(next_run_at)
+    return reason
+
+
+def next_slot_reason(next_run_at: datetime) -> str:
+    """Why a run's pending recipients are not sent for its slot: the next slot came."""
+    return _("Not sent: the next run, at %(time)s, sends to every recipient.") % {
+        "time": timezone.localtime(next_run_at).strftime("%Y-%m-%d %H:%M")
+    }
 
 
 _HOLD_ARGUMENTS = ("stop_requested_at", "paused_at", "disabled_at", "disabled_reason", "blocked_at")
@@ -133,9 +153,15 @@ def attempts_close_held_back(*, now: datetime, mailing_id: int | None = None) ->
 
 
 def attempt_close_stopped(
-    *, attempt: Attempt, reason: str, now: datetime, lease_token: str | None = None
+    *,
+    attempt: Attempt,
+    reason: str,
+    now: datetime,
+    lease_token: str | None = None,
+    status: str = Attempt.Status.STOPPED,
 ) -> bool:
-    """End an open run as stopped: the pending ledger lines keep the reason, the run its counts.
+    """End an open run as stopped (or `status`): the pending ledger lines keep the reason, the
+    run its counts.
 
     With `lease_token`, only while that sender still holds the run. Call it inside a
     transaction.
@@ -146,7 +172,7 @@ def attempt_close_stopped(
     if lease_token is not None:
         held = held.filter(lease_token=lease_token)
     updated = held.update(
-        status=Attempt.Status.STOPPED,
+        status=status,
         server_response=stopped_summary(reason=reason, pending=pending),
         finished_at=now,
         lease_token="",

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.models import Attempt, Delivery, Mailing, User
+from core.services.sending.claims import attempt_recount
 from core.services.sending.controls import attempt_close_stopped, mailing_finish_if_done
 from core.services.sending.quota import daily_quota_of, day_bounds
 
@@ -28,6 +29,8 @@ class RunReport:
     server_response: str
     # Left out: the client had unsubscribed or bounced. Neither sent nor failed.
     skipped: int = 0
+    # The server refused, hung or failed the session: the tick's other runs wait for it.
+    server_failed: bool = False
 
 
 def attempt_finish(
@@ -37,6 +40,7 @@ def attempt_finish(
     lease_lost: bool = False,
     stop_reason: str = "",
     quota_reached: bool = False,
+    released: bool = False,
 ) -> RunReport:
     """Close the run with its counts; success when no recipient failed or is left pending,
     and there was someone to send to (recipients skipped as unsubscribed or bounced are no
@@ -46,10 +50,13 @@ def attempt_finish(
     that reached its owner's daily quota, until the next local midnight. A run that was
     asked to stop (`stop_reason`) ends as stopped, its pending recipients left pending. A
     sender that lost its lease writes nothing: the run belongs to the sender that took it.
+    A run `released` by a sender that was shut down stays open with no holder, for the next
+    sender to take at once. A run deleted meanwhile (with its mailing) is reported as such.
     """
+    if not Attempt.objects.filter(pk=attempt.pk).exists():
+        return run_report(attempt, status="deleted")
     if lease_lost:
-        attempt.refresh_from_db()
-        return run_report(attempt)
+        return _reported(attempt)
     if stop_reason:
         with transaction.atomic():
             closed = attempt_close_stopped(
@@ -59,9 +66,8 @@ def attempt_finish(
                 lease_token=attempt.lease_token,
             )
             if closed:
-                _recount(attempt)
-        attempt.refresh_from_db()
-        return run_report(attempt)
+                attempt_recount(attempt)
+        return _reported(attempt)
     with transaction.atomic():
         counts = dict(
             Delivery.objects.filter(attempt=attempt)
@@ -80,6 +86,22 @@ def attempt_finish(
         held = Attempt.objects.filter(
             pk=attempt.pk, lease_token=attempt.lease_token, status=Attempt.Status.RUNNING
         )
+        if released and pending:
+            held.update(
+                server_response=_(
+                    "The sender was shut down; the next sender goes on with the %(count)d "
+                    "pending recipients."
+                )
+                % {"count": pending},
+                lease_token="",
+                lease_expires_at=timezone.now(),
+                quota_reserved=0,
+                accepted_count=accepted,
+                failed_count=failed,
+                pending_count=pending,
+                skipped_count=skipped,
+            )
+            return _reported(attempt)
         if quota_reached and pending and not fatal_reply:
             return _wait_for_quota(
                 attempt=attempt,
@@ -104,8 +126,7 @@ def attempt_finish(
                 pending_count=pending,
                 skipped_count=skipped,
             )
-            attempt.refresh_from_db()
-            return run_report(attempt)
+            return _reported(attempt)
         updated = held.update(
             status=Attempt.Status.SUCCESS if success else Attempt.Status.FAILURE,
             server_response=response,
@@ -119,8 +140,7 @@ def attempt_finish(
         )
         if updated:
             mailing_finish_if_done(mailing_id=attempt.mailing_id)
-    attempt.refresh_from_db()
-    return run_report(attempt)
+    return _reported(attempt)
 
 
 def _wait_for_quota(*, attempt: Attempt, held, counts: tuple[int, int, int, int], now: datetime):
@@ -172,24 +192,7 @@ def _wait_for_quota(*, attempt: Attempt, held, counts: tuple[int, int, int, int]
         )
         if not waits:
             mailing_finish_if_done(mailing_id=attempt.mailing_id)
-    attempt.refresh_from_db()
-    return run_report(attempt)
-
-
-def _recount(attempt: Attempt) -> None:
-    """Write the run's counts from its ledger (after it ended between progress writes)."""
-    counts = dict(
-        Delivery.objects.filter(attempt=attempt)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    Attempt.objects.filter(pk=attempt.pk).update(
-        accepted_count=counts.get(Delivery.Status.ACCEPTED, 0),
-        failed_count=counts.get(Delivery.Status.FAILED, 0),
-        pending_count=counts.get(Delivery.Status.PENDING, 0),
-        skipped_count=counts.get(Delivery.Status.SKIPPED, 0),
-    )
+    return _reported(attempt)
 
 
 def _resume_at(*, attempt: Attempt, pending: int, now: datetime) -> datetime | None:
@@ -248,12 +251,21 @@ def _summary(*, attempt: Attempt, accepted: int, failed: int, pending: int, skip
     return "; ".join(part for part in (text, skipped_part) if part)
 
 
-def run_report(attempt: Attempt) -> RunReport:
-    """What the run did, as it stands in the database."""
+def _reported(attempt: Attempt) -> RunReport:
+    """The report of a run just written, or of the run as it was if it was deleted meanwhile."""
+    try:
+        attempt.refresh_from_db()
+    except Attempt.DoesNotExist:
+        return run_report(attempt, status="deleted")
+    return run_report(attempt)
+
+
+def run_report(attempt: Attempt, *, status: str = "") -> RunReport:
+    """What the run did, as it stands in the database (`status` instead of its own)."""
     return RunReport(
         attempt_id=attempt.pk,
         mailing_id=attempt.mailing_id,
-        status=attempt.status,
+        status=status or attempt.status,
         accepted=attempt.accepted_count,
         failed=attempt.failed_count,
         pending=attempt.pending_count,

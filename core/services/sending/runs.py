@@ -1,23 +1,47 @@
 """The sending services: what the cron job, the command line and "send now" call."""
 
 import logging
+import time
+from dataclasses import replace
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import Attempt, Mailing
-from core.services.sending.claims import attempt_claim_due, attempt_claim_open, attempt_open
+from core.services.sending.claims import (
+    attempt_claim_due,
+    attempt_claim_open,
+    attempt_open,
+    attempts_close_superseded,
+)
 from core.services.sending.controls import (
     SendRefused,
     attempts_close_held_back,
     mailing_send_refusal,
 )
 from core.services.sending.ledger import RunReport, attempt_finish, run_report
+from core.services.sending.shutdown import shutdown_on_signals, shutdown_requested
 from core.services.sending.workers import RunSender
 
 logger = logging.getLogger(__name__)
+
+# The circuit breaker of the mail server: until when (time.monotonic) this process leaves it
+# alone after it refused, hung or failed a run. One server per installation (MAILERS).
+_server_rest_until = 0.0
+
+
+def server_rest() -> None:
+    """Leave the mail server alone for EMAIL_SERVER_REST_SECONDS (and for the rest of the tick)."""
+    global _server_rest_until
+    _server_rest_until = time.monotonic() + max(settings.EMAIL_SERVER_REST_SECONDS, 0.0)
+
+
+def server_resting() -> bool:
+    """Whether the mail server failed a run lately: send nothing to it now."""
+    return time.monotonic() < _server_rest_until
 
 
 def mailings_send_due(
@@ -29,20 +53,31 @@ def mailings_send_due(
     never stops the others.
     """
     now = now or timezone.now()
-    # Runs asked to stop that nobody sends (waiting to resume, or never taken) end here.
+    # Runs asked to stop that nobody sends (waiting to resume, or never taken) end here, and
+    # so do runs overtaken by their mailing's next slot or end: that slot's run sends anew.
     attempts_close_held_back(now=now, mailing_id=mailing_id)
+    attempts_close_superseded(now=now, mailing_id=mailing_id)
     reports = []
     seen_attempts: set[int] = set()
-    while True:
-        attempt = attempt_claim_open(
-            now=now, mailing_id=mailing_id, attempt_id=attempt_id, exclude=seen_attempts
-        )
-        if attempt is None and attempt_id is None:
-            attempt = attempt_claim_due(now=now, mailing_id=mailing_id)
-        if attempt is None:
-            return reports
-        seen_attempts.add(attempt.pk)
-        reports.append(attempt_run(attempt=attempt))
+    server_failed = False
+    with shutdown_on_signals():
+        while not (shutdown_requested() or server_failed or server_resting()):
+            attempt = attempt_claim_open(
+                now=now, mailing_id=mailing_id, attempt_id=attempt_id, exclude=seen_attempts
+            )
+            if attempt is None and attempt_id is None:
+                attempt = attempt_claim_due(now=now, mailing_id=mailing_id)
+            if attempt is None:
+                break
+            seen_attempts.add(attempt.pk)
+            report = attempt_run(attempt=attempt)
+            if report.server_failed:
+                # The other mailings due for this server stay due, not each waiting for
+                # the server's timeout: a later tick tries them (see `server_rest`).
+                server_failed = True
+                server_rest()
+            reports.append(report)
+    return reports
 
 
 def mailing_send_now(*, mailing: Mailing, now: datetime | None = None) -> RunReport:
@@ -58,7 +93,8 @@ def mailing_send_now(*, mailing: Mailing, now: datetime | None = None) -> RunRep
     if claimed is None:  # another sender took it over in between: it reports it
         attempt.refresh_from_db()
         return run_report(attempt)
-    return attempt_run(attempt=claimed)
+    with shutdown_on_signals():
+        return attempt_run(attempt=claimed)
 
 
 def mailing_send_start(*, mailing: Mailing, now: datetime | None = None) -> Attempt:
@@ -97,15 +133,19 @@ def attempt_run(*, attempt: Attempt) -> RunReport:
     """Send to the pending recipients of a claimed run and close it; never raises for SMTP."""
     sender = None
     try:
+        if shutdown_requested():  # claimed, then asked to stop: the next sender takes it
+            return attempt_finish(attempt=attempt, fatal_reply="", released=True)
         sender = RunSender(attempt=attempt)
         fatal_reply = sender.send()
     except Exception as error:  # a bug, a letter that cannot be built, a database failure
         logger.exception("Run %s of mailing %s failed", attempt.pk, attempt.mailing_id)
         fatal_reply = _("The sender failed: %(error)s") % {"error": error}
-    return attempt_finish(
+    report = attempt_finish(
         attempt=attempt,
         fatal_reply=fatal_reply,
         lease_lost=sender is not None and sender.lease_lost,
         stop_reason=sender.stop_reason if sender is not None else "",
         quota_reached=sender is not None and sender.quota_reached,
+        released=sender is not None and sender.shutting_down,
     )
+    return replace(report, server_failed=sender is not None and sender.server_failed)

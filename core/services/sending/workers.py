@@ -25,6 +25,7 @@ from core.services.sending.headers import LetterError
 from core.services.sending.identity import sender_identity_of
 from core.services.sending.letters import Letter, RenderedLetter
 from core.services.sending.quota import quota_reserve
+from core.services.sending.shutdown import shutdown_requested
 from core.services.sending.smtp import (
     Session,
     SessionDropped,
@@ -116,6 +117,17 @@ class RunSender:
         # reserves much more than it can send (what it holds, other runs cannot have).
         self.untried_left = attempt.pending_count
         self.quota_reached = False
+        # Set on SIGTERM or SIGINT: the run leaves its lease for the next sender.
+        self.shutting_down = False
+        # Set when the server refused, hung or failed the session: the other runs of this
+        # tick for the same server wait (see `runs.mailings_send_due`).
+        self.server_failed = False
+        # A 421 ("closing the connection") is the server's, not one recipient's: every
+        # connection of the run waits until `server_pause_until`, doubling the wait on each
+        # 421 in a row, and the run ends its turn after EMAIL_RETRIES of them.
+        self.server_lock = threading.Lock()
+        self.server_pause_until = 0.0
+        self.server_421s = 0
 
     # The main thread.
 
@@ -144,6 +156,9 @@ class RunSender:
         try:
             while True:
                 self._check_hold()
+                if shutdown_requested() and not self.shutting_down:
+                    self.shutting_down = True
+                    self.stop.set()
                 while not self.stop.is_set() and outstanding < capacity:
                     retry_due = bool(retries) and retries[0][0] <= time.monotonic()
                     if exhausted and not retry_due:
@@ -189,18 +204,37 @@ class RunSender:
             self.stop.set()
             for _worker in workers:
                 self.work.put(None)
-            # Results still queued belong to work handed out before the stop: record them.
-            for worker in workers:
-                worker.join(timeout=self.timeout * 4 + 5)
-            leftovers = []
+            self._finish_workers(workers)
+        return self.fatal_reply
+
+    def _finish_workers(self, workers: list[threading.Thread]) -> None:
+        """Record the letters still in flight as they come back, until every worker is done.
+
+        A worker sends a letter only once its previous one is recorded, so results are
+        recorded while waiting, not after. Each letter in flight ends within about one
+        EMAIL_TIMEOUT once the run stops (a server that hangs times out and ends the
+        session); a worker still busy after that is left behind (its thread dies with the
+        process), its letter pending: at most one letter per connection sent twice.
+        """
+        deadline = time.monotonic() + (
+            self.timeout + 2 if self.shutting_down else self.timeout * 4 + 5
+        )
+        while any(worker.is_alive() for worker in workers) or not self.results.empty():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                logger.warning("Run %s: a connection did not finish in time", self.attempt.pk)
+                break
+            batch = []
+            try:
+                batch.append(self.results.get(timeout=min(0.05, left)))
+            except queue.Empty:
+                continue
             while True:
                 try:
-                    leftovers.append(self.results.get_nowait())
+                    batch.append(self.results.get_nowait())
                 except queue.Empty:
                     break
-            if leftovers:
-                self._record(leftovers)
-        return self.fatal_reply
+            self._record(batch)
 
     def _pending(self) -> Iterator[Work]:
         """The run's pending recipients, streamed in id order a batch at a time."""
@@ -325,7 +359,7 @@ class RunSender:
         if time.monotonic() - self.hold_checked_at < self.progress_interval:
             return
         self.hold_checked_at = time.monotonic()
-        reason = attempt_stop_reason(attempt_id=self.attempt.pk)
+        reason = attempt_stop_reason(attempt_id=self.attempt.pk, now=timezone.now())
         if reason:
             self.stop_reason = reason
             self.stop.set()
@@ -390,6 +424,7 @@ class RunSender:
                     outcome, reply = self._deliver(session, work, previous)
                     fatal = False
                 except SessionError as error:
+                    self.server_failed = True
                     self.stop.set()
                     session.close()
                     outcome, reply, fatal = Outcome.UNTRIED, error.reply, True
@@ -407,6 +442,10 @@ class RunSender:
 
     def _deliver(self, session: Session, work: Work, previous: Result | None) -> tuple[str, str]:
         """Send one recipient their message; return (outcome, reply) or raise SessionError."""
+        if session.smtp is None:
+            self._wait_for_server()
+            if self.stop.is_set():
+                return Outcome.UNTRIED, ""
         fresh = session.open()
         try:
             letter, code, reply = self._mail(session, work, fresh=fresh)
@@ -429,8 +468,27 @@ class RunSender:
         except smtplib.SMTPDataError as error:  # DATA itself refused, before any content
             return self._refused(session, error.smtp_code, decode(error.smtp_error), stage="DATA")
         if code == 250:
+            self.server_421s = 0
             return Outcome.ACCEPTED, f"{code} {reply}"
         return self._refused(session, code, reply, stage="MESSAGE")
+
+    def _wait_for_server(self) -> None:
+        """Before a new connection: wait out the back-off a 421 asked for (or a stop)."""
+        with self.server_lock:
+            left = self.server_pause_until - time.monotonic()
+        if left > 0:
+            self.stop.wait(left)
+
+    def _server_closing(self, reply: str) -> None:
+        """The server answered 421 and closed the connection: back off for the whole server,
+        not for this recipient; after EMAIL_RETRIES such replies in a row, stop the run (its
+        recipients stay pending and it resumes later, as when the server is down)."""
+        with self.server_lock:
+            self.server_421s += 1
+            if self.server_421s > self.max_tries:
+                raise SessionError(reply)
+            pause = self.retry_delay * 2 ** (self.server_421s - 1)
+            self.server_pause_until = max(self.server_pause_until, time.monotonic() + pause)
 
     def _mail(
         self, session: Session, work: Work, *, fresh: bool
@@ -475,6 +533,7 @@ class RunSender:
         if code == 421 or not 400 <= code < 600:
             session.close()
             if code == 421:
+                self._server_closing(text)
                 return Outcome.DEFERRED, text
             raise SessionError(unintelligible(reply))
         if stage == "MAIL" and code >= 500:
