@@ -26,7 +26,7 @@ def test_every_page_has_a_csp_that_allows_no_inline_script_or_style(client, user
 def test_no_page_holds_an_inline_script_style_or_event_handler(user_client, user):
     make_client(owner=user)
     pages = [reverse(name) for name in ("home", "client-list", "client-create", "mailing-create")]
-    for url in pages + [reverse("login")]:
+    for url in [*pages, reverse("login")]:
         html = user_client.get(url).text
 
         assert not re.search(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)", html), url

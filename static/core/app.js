@@ -59,6 +59,28 @@ document.documentElement.classList.remove("no-js");
     }
   });
 
+  // Tab from the last control goes round to the first, and Shift+Tab from the first to the
+  // last: Bootstrap's focus trap only catches the focus coming back into the page, and past
+  // the modal (the page's last control) it would leave the page for the browser's own bar.
+  modalElement.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab") return;
+    const controls = Array.from(
+      modalElement.querySelectorAll(
+        "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])"
+      )
+    ).filter((element) => element.getClientRects().length > 0 && element.tabIndex >= 0);
+    if (!controls.length) return;
+    const first = controls[0];
+    const last = controls[controls.length - 1];
+    if (event.shiftKey && (document.activeElement === first || document.activeElement === modalElement)) {
+      last.focus();
+      event.preventDefault();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      first.focus();
+      event.preventDefault();
+    }
+  });
+
   // The opener was redrawn after the modal closed (the list refreshed itself): find it again.
   // Any click ends the wait.
   document.body.addEventListener("htmx:afterSettle", () => {
