@@ -54,9 +54,7 @@ def test_tab_stays_in_the_modal_and_esc_closes_it_after_a_failed_submit(signed_i
     expect(modal).to_be_hidden()
 
 
-def test_after_saving_the_focus_returns_to_the_button_that_opened_the_modal(
-    signed_in_page, user
-):
+def test_after_saving_the_focus_returns_to_the_button_that_opened_the_modal(signed_in_page, user):
     page = signed_in_page
     client = make_client(owner=user, email="anna@example.com", full_name="Anna")
     page.goto("/clients/")
