@@ -79,9 +79,12 @@ class HtmxSignInMiddleware:
         to_sign_in = response.status_code in (301, 302) and (
             urlsplit(response.get("Location", "")).path == login_url
         )
-        if not (to_sign_in or response.status_code in (401, 403)):
-            return response
-        return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': page_of(request)})}")
+        sign_in = f"{login_url}?{urlencode({'next': page_of(request)})}"
+        if to_sign_in:  # A redirect would be followed by the browser, unseen by htmx.
+            return HttpResponseClientRedirect(sign_in)
+        if response.status_code in (401, 403):  # htmx follows HX-Redirect whatever the status.
+            response["HX-Redirect"] = sign_in
+        return response
 
 
 def page_of(request: HttpRequest) -> str:

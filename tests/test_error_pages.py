@@ -93,6 +93,7 @@ def test_an_htmx_request_refused_for_csrf_goes_to_sign_in_and_back(user):
         headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/clients/?q=a"},
     )
 
+    assert response.status_code == 403
     assert response["HX-Redirect"] == "/accounts/login/?next=%2Fclients%2F%3Fq%3Da"
 
 
