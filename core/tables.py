@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_tables2 import A
 from django_tables2.paginators import LazyPaginator
@@ -27,6 +28,11 @@ class RowActionsColumn(tables.TemplateColumn):
             orderable=False,
             attrs={"td": {"class": "text-end text-nowrap"}},
         )
+
+    @property
+    def header(self) -> str:
+        """A name for screen readers, hidden on screen, where the buttons speak for themselves."""
+        return format_html('<span class="visually-hidden">{}</span>', gettext("Actions"))
 
 
 def _aria_sort(bound_column) -> str | None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from mailing_service.cron import cron_command_prefix
@@ -64,14 +65,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (SECURE_CSP below): scripts and styles from this site only.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Outside CSRF and sign-in: an htmx request they refuse leaves the page for sign-in.
+    "core.middleware.HtmxSignInMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Permissions-Policy on every answer; signed-in pages are never stored by a cache.
+    "core.middleware.PrivacyHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # A user blocked by a manager is signed out here, at their next request.
@@ -98,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "core.context_processors.widget_errors",
             ],
         },
     },
@@ -285,20 +293,59 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Scripts and styles come from this site's static files only: no inline <script>, no style=""
+# attributes (what Bootstrap, Tom Select and Chart.js set from JavaScript is allowed). Images may
+# also be data: URIs (Bootstrap's icons) and, in a letter's preview, https: images it links.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", "https:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# Features no page of the service uses, refused to every page and anything it embeds.
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+    "accelerometer=(), gyroscope=(), magnetometer=()"
+)
+# A refused form (a stale or missing CSRF token) gets a page of the site, or for htmx a sign-in.
+CSRF_FAILURE_VIEW = "core.views.errors.csrf_failure"
 
 MESSAGE_TAGS = {50: "danger", 40: "danger"}
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 WIDGET_ERROR_CLASS = "is-invalid"
 
+# Who is mailed a 500's traceback when DEBUG is off (comma-separated addresses; none: nobody).
+ADMINS = env.list("ADMINS", default=[])
+
 LOG_DIR = VAR_DIR / "log"
+# Errors (a 500's traceback above all) go to stderr whatever DEBUG says, and with DEBUG off to
+# ADMINS by mail when there are some; the app's own messages go to stderr from LOG_LEVEL up.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "errors": {"class": "logging.StreamHandler", "formatter": "plain", "level": "ERROR"},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+        },
+    },
     "loggers": {
         "core": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        "django": {"handlers": ["errors", "mail_admins"], "level": "INFO", "propagate": False},
+        # The development server's access lines, as Django logs them by default.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 

@@ -76,8 +76,13 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def page(browser, live_server) -> Iterator:
-    """A fresh browser tab (own cookies) speaking English, with short timeouts."""
-    context = browser.new_context(locale="en-US", base_url=live_server.url)
+    """A fresh browser tab (own cookies) speaking English, with short timeouts.
+
+    It ignores the Content-Security-Policy, so that tests may evaluate and inject what they
+    need (wait_for_function, add_style_tag); the policy has a test of its own that does not
+    (tests/browser/test_every_page_browser.py).
+    """
+    context = browser.new_context(locale="en-US", base_url=live_server.url, bypass_csp=True)
     context.set_default_timeout(10_000)
     page = context.new_page()
     yield page

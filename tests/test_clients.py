@@ -118,7 +118,7 @@ def test_create_form_page_without_htmx_is_a_whole_page(user_client):
 
     assert b"<html" in response.content
     assert 'action="/clients/new/"' in response.text
-    assert "hx-post" not in response.text
+    assert 'hx-post="/clients/new/"' not in response.text
 
 
 def test_create_form_for_htmx_is_a_modal_fragment(htmx_client):
@@ -129,7 +129,7 @@ def test_create_form_for_htmx_is_a_modal_fragment(htmx_client):
     assert 'hx-target="#modal-content"' in response.text
     assert 'class="modal-header"' in response.text
     # Leaving the email field asks the server, and only the error element is swapped.
-    assert 'hx-get="/clients/validate-email/"' in response.text
+    assert 'hx-post="/clients/validate-email/"' in response.text
     assert 'hx-trigger="blur"' in response.text
     assert 'hx-target="#client-email-errors"' in response.text
 
@@ -257,7 +257,7 @@ def test_edit_with_htmx_prefills_and_answers_204(htmx_client, user):
 
     assert b"<html" not in form.content
     assert 'value="anna@example.com"' in form.text
-    assert f'hx-get="/clients/validate-email/?pk={client.pk}"' in form.text
+    assert f'hx-post="/clients/validate-email/?pk={client.pk}"' in form.text
     assert response.status_code == 204
     assert "clientListChanged" in hx_trigger(response)
 
@@ -334,8 +334,15 @@ def test_deleting_requires_post(user_client, user):
 
 
 def validate(http, email: str, pk: int | None = None):
-    params = {"email": email} | ({"pk": pk} if pk else {})
-    return http.get(reverse("client-validate-email"), params)
+    url = reverse("client-validate-email") + (f"?pk={pk}" if pk else "")
+    return http.post(url, {"email": email})
+
+
+def test_email_check_is_a_post_so_addresses_stay_out_of_urls(htmx_client):
+    url = reverse("client-validate-email")
+
+    assert htmx_client.get(url, {"email": "anna@example.com"}).status_code == 405
+    assert validate(htmx_client, "anna@").status_code == 200
 
 
 def test_email_check_reports_a_duplicate_in_another_case_with_spaces(htmx_client, user):

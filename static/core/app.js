@@ -1,3 +1,6 @@
+// JavaScript runs: the CSS fallbacks for pages without it (base.html's `no-js`) step aside.
+document.documentElement.classList.remove("no-js");
+
 // Glue between htmx and Bootstrap: the shared modal and the toasts.
 (function () {
   "use strict";
@@ -6,11 +9,85 @@
   const modalContent = document.getElementById("modal-content");
   const modal = bootstrap.Modal.getOrCreateInstance(modalElement);
 
-  // A form swapped into the modal shows it.
+  const FIELDS =
+    "input:not([type=hidden]):not([tabindex='-1']), select:not([tabindex='-1']), textarea";
+
+  // The field the keyboard should be in: the first one in error, or else the first one. A
+  // select under Tom Select is hidden: its own input takes the focus.
+  function focusFirstField() {
+    const invalid = modalContent.querySelector(".is-invalid");
+    const field = invalid || modalContent.querySelector(FIELDS);
+    if (!field) return false;
+    if (field.tomselect) field.tomselect.focus();
+    else field.focus();
+    return true;
+  }
+
+  // The element that opened the modal, to give the focus back to once it closes. Saving may
+  // redraw the list it was in, so it is also remembered by its address.
+  let opener = null;
+  let openerUrl = null;
+  let focusBackPending = false;
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    const elt = event.detail.elt;
+    if (event.detail.target === modalContent && !modalContent.contains(elt)) {
+      opener = elt;
+      openerUrl = elt.getAttribute("hx-get");
+    }
+  });
+
+  function focusOpener() {
+    let target = opener && opener.isConnected ? opener : null;
+    if (!target && openerUrl) {
+      target = Array.from(document.querySelectorAll("[hx-get]")).find(
+        (element) => element.getAttribute("hx-get") === openerUrl && !modalContent.contains(element)
+      );
+    }
+    if (target) target.focus();
+  }
+
+  // A form swapped into the modal shows it; a form swapped into the open modal (a submit with
+  // errors) replaced the element that had the focus, which would fall to <body>, out of reach
+  // of Esc and of the focus trap: it goes to the first field in error instead.
   document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.detail.target === modalContent) {
-      modal.show();
+      if (modalElement.classList.contains("show")) {
+        if (!focusFirstField()) modalContent.closest(".modal").focus();
+      } else {
+        modal.show();
+      }
     }
+  });
+
+  // Tab from the last control goes round to the first, and Shift+Tab from the first to the
+  // last: Bootstrap's focus trap only catches the focus coming back into the page, and past
+  // the modal (the page's last control) it would leave the page for the browser's own bar.
+  modalElement.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab") return;
+    const controls = Array.from(
+      modalElement.querySelectorAll(
+        "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])"
+      )
+    ).filter((element) => element.getClientRects().length > 0 && element.tabIndex >= 0);
+    if (!controls.length) return;
+    const first = controls[0];
+    const last = controls[controls.length - 1];
+    if (event.shiftKey && (document.activeElement === first || document.activeElement === modalElement)) {
+      last.focus();
+      event.preventDefault();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      first.focus();
+      event.preventDefault();
+    }
+  });
+
+  // The opener was redrawn after the modal closed (the list refreshed itself): find it again.
+  // Any click ends the wait.
+  document.body.addEventListener("htmx:afterSettle", () => {
+    if (focusBackPending && document.activeElement === document.body) focusOpener();
+  });
+  document.addEventListener("click", () => {
+    focusBackPending = false;
   });
 
   // The one way the modal closes itself: a successful submit answers an empty 204, which is
@@ -30,6 +107,7 @@
   let opening = false;
   let fieldEnteredWhileOpening = null;
   modalElement.addEventListener("show.bs.modal", () => {
+    focusBackPending = false;
     opening = true;
     fieldEnteredWhileOpening = null;
   });
@@ -52,18 +130,19 @@
       entered.focus();
       return;
     }
-    const first = modalContent.querySelector(
-      "input:not([type=hidden]):not([tabindex='-1']), select:not([tabindex='-1']), textarea"
-    );
-    if (first) first.focus();
+    focusFirstField();
   });
 
-  // Empty the modal once hidden, so a stale form never flashes when it opens next.
+  // Empty the modal once hidden, so a stale form never flashes when it opens next, and give
+  // the focus back to what opened it.
   modalElement.addEventListener("hidden.bs.modal", () => {
     closeRequested = false;
     modalContent.replaceChildren();
+    focusBackPending = true;
+    focusOpener();
   });
 
+  const MAX_TOASTS = 3;
   const toastLevels = { success: "success", info: "info", warning: "warning", error: "danger", danger: "danger" };
 
   function showToast(text, level) {
@@ -72,9 +151,16 @@
     toast.classList.add("text-bg-" + (toastLevels[level] || "secondary"));
     // textContent, never innerHTML: the text may quote what a user typed.
     toast.querySelector(".toast-body").textContent = text;
-    document.getElementById("toasts").appendChild(toast);
+    const container = document.getElementById("toasts");
+    container.appendChild(toast);
     toast.addEventListener("hidden.bs.toast", () => toast.remove());
     bootstrap.Toast.getOrCreateInstance(toast).show();
+    // At most MAX_TOASTS at once: the oldest go first.
+    while (container.children.length > MAX_TOASTS) {
+      const oldest = container.firstElementChild;
+      bootstrap.Toast.getOrCreateInstance(oldest).dispose();
+      oldest.remove();
+    }
   }
 
   // Django messages of an htmx answer (core/middleware.py): HX-Trigger says
@@ -141,9 +227,21 @@
             .catch(() => callback());
         },
       });
+      // Tom Select points the <label> at its own input; the hidden <select> it leaves behind
+      // keeps the label's name for assistive technology.
+      const label = document.querySelector(`label[for="${select.id}-ts-control"]`);
+      if (label) {
+        label.id = label.id || `${select.id}-label`;
+        select.setAttribute("aria-labelledby", label.id);
+      }
     });
   }
 
   // htmx:load fires for the page and for every swapped-in fragment (the modal form).
   document.addEventListener("htmx:load", (event) => enhanceClientPickers(event.detail.elt));
 })();
+
+// The language select sends its form when changed (its <noscript> button does without JavaScript).
+document.querySelectorAll("select[data-submit-on-change]").forEach((select) => {
+  select.addEventListener("change", () => select.form.requestSubmit());
+});

@@ -8,6 +8,28 @@
     return;
   }
 
+  // Every 5 seconds while the tab is visible, and at once when it becomes visible again.
+  const POLL_SECONDS = 5;
+  function poll() {
+    if (document.visibilityState === "visible") htmx.trigger(poller, "dashboardPoll");
+  }
+  setInterval(poll, POLL_SECONDS * 1000);
+  document.addEventListener("visibilitychange", poll);
+
+  // The status line says when the figures last came, or that a refresh failed.
+  const status = document.getElementById("dashboard-status");
+  function say(template) {
+    if (!status) return;
+    const time = new Date().toLocaleTimeString(document.documentElement.lang || undefined);
+    status.textContent = template.replace("%(time)s", time);
+    status.classList.toggle("text-danger", template === status.dataset.failed);
+  }
+  poller.addEventListener("htmx:afterRequest", (event) => {
+    if (event.detail.successful) say(status.dataset.refreshed);
+  });
+  poller.addEventListener("htmx:responseError", () => say(status.dataset.failed));
+  poller.addEventListener("htmx:sendError", () => say(status.dataset.failed));
+
   // Filters left empty stay out of the request, and so out of the pushed address.
   document.body.addEventListener("htmx:configRequest", (event) => {
     if (event.detail.elt.id !== "attempt-filter") {

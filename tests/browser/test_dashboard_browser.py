@@ -216,3 +216,19 @@ def test_a_poll_keeps_the_runs_tables_page(signed_in_page, weekly):
 
     assert "page=2" in poll.value.url
     expect(page.locator("#attempt-table tbody tr")).to_have_count(2)
+
+
+def test_the_dashboard_says_when_it_last_refreshed_and_when_a_refresh_failed(signed_in_page):
+    page = signed_in_page
+    page.goto("/")
+    status = page.get_by_test_id("dashboard-status")
+    expect(status).to_contain_text("Updated at")
+
+    # The server stops answering: the next poll fails, and the page says so.
+    page.route(re.compile(r"/(\?.*)?$"), lambda route: route.fulfill(status=502, body=""))
+    page.evaluate("htmx.trigger('#dashboard-poll', 'dashboardPoll')")
+    expect(status).to_contain_text("Could not refresh")
+
+    page.unroute(re.compile(r"/(\?.*)?$"))
+    page.evaluate("htmx.trigger('#dashboard-poll', 'dashboardPoll')")
+    expect(status).to_contain_text("Updated at")
