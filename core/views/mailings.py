@@ -1,7 +1,6 @@
 """Mailings: list, detail with its attempts, and the create/edit/delete forms in the modal."""
 
 from django.db import transaction
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -30,7 +29,7 @@ ATTEMPTS_SHOWN = 50
 def mailing_list(request: HttpRequest) -> HttpResponse:
     """The user's mailings, filtered, sorted and paged; htmx gets only the table section."""
     queryset = selectors.mailing_list(user=request.user).annotate(
-        recipient_count=Count("clients", distinct=True)
+        recipient_count=selectors.recipient_count_subquery()
     )
     filterset = MailingFilter(request.GET, queryset=queryset, request=request)
     return list_response(
@@ -61,7 +60,7 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         after="core/mailing/detail.html#mailing-runs",
         tom_select=True,  # the mailing form opens here in the modal
         mailing=mailing,
-        recipient_count=mailing.clients.count(),
+        recipient_count=selectors.mailing_recipients(mailing=mailing).count(),
         hold_badges=mailing_hold_badges(mailing),
         # When it last went out, and whether a run is open (running, or waiting to resume):
         # then Stop shows, and "Send now" would start nothing.
@@ -119,7 +118,7 @@ def mailing_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     context = {"hint": "mailing", "tom_select": True}
     if mailing is not None:
         # The live preview starts from the saved message, as the first recipient receives it.
-        first = mailing.clients.order_by("email").first()
+        first = selectors.mailing_recipients(mailing=mailing).order_by("email").first()
         client = first or chosen_client(user=request.user, pk=None)
         context |= letter_context(message=mailing.message, user=request.user, client=client)
     title = _("Edit mailing") if mailing else _("New mailing")
