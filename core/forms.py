@@ -123,6 +123,21 @@ class OwnedModelForm(forms.ModelForm):
         return instance
 
 
+class ObjectIdsField(forms.ModelMultipleChoiceField):
+    """A multiple choice of the user's objects by id; a value that is no id (a letter, "²", a
+    number past what the database's keys hold) is the field's error, never a query."""
+
+    def _check_values(self, value):
+        for pk in value:
+            if parse_object_id(pk) is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)
+
+
 TAG_NAME_LENGTH = Tag._meta.get_field("name").max_length
 
 
@@ -426,6 +441,7 @@ class MailingForm(OwnedModelForm):
             "tags": _("Every client carrying one of these tags when a run starts gets it too."),
         }
         widgets = {"start_at": DateTimeLocalInput(), "end_at": DateTimeLocalInput()}
+        field_classes = {"tags": ObjectIdsField}
 
     def __init__(self, *args, owner: User, search_url: str = "", now: datetime, **kwargs) -> None:
         super().__init__(*args, owner=owner, **kwargs)
@@ -512,7 +528,7 @@ class ClientBulkForm(forms.Form):
             known = selectors.tag_list(user=owner).values_list("name", flat=True)
             self.fields["tag_names"].widget.attrs["data-tags"] = json.dumps(list(known))
         elif action == self.UNTAG:
-            self.fields["tags"] = forms.ModelMultipleChoiceField(
+            self.fields["tags"] = ObjectIdsField(
                 label=_("Tags"), queryset=selectors.tag_list(user=owner)
             )
         elif action == self.ADD_TO_MAILING:

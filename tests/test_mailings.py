@@ -116,9 +116,7 @@ def test_end_already_passed_is_refused(user_client, message, clients):
 def test_a_mailing_needs_clients_or_tags(user_client, message):
     response = user_client.post(reverse("mailing-create"), form_data(message, []))
 
-    assert response.context["form"].non_field_errors() == [
-        "Choose some clients, or tags, or both."
-    ]
+    assert response.context["form"].non_field_errors() == ["Choose some clients, or tags, or both."]
     assert not Mailing.objects.exists()
 
 
