@@ -11,7 +11,7 @@ from django.utils.translation import pgettext_lazy
 from django_filters.fields import DateRangeField
 
 from core import selectors
-from core.models import Attempt, AuditEntry, Client, Mailing, Message, Periodicity, User
+from core.models import Attempt, AuditEntry, Client, Mailing, Message, Periodicity, Tag, User
 
 
 class FilterForm(forms.Form):
@@ -93,10 +93,21 @@ def _timestamp_set_filter(*, field: str, label, set_label, unset_label) -> djang
     )
 
 
-class ClientFilter(EmailOrNameSearch):
-    """Clients by free text over email and full name, and by state (active, unsubscribed,
-    bounced)."""
+def _user_tags(request) -> QuerySet:
+    return selectors.tag_list(user=request.user) if request else Tag.objects.none()
 
+
+class ClientFilter(EmailOrNameSearch):
+    """Clients by free text over email, full name and comment (any case, Cyrillic included),
+    by state (active, unsubscribed, bounced) and by tag."""
+
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_text",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": _("Email, name or comment")}
+        ),
+    )
     state = django_filters.ChoiceFilter(
         label=_("State"),
         choices=ClientState.CHOICES,
@@ -104,13 +115,25 @@ class ClientFilter(EmailOrNameSearch):
         method="filter_state",
     )
 
+    tag = django_filters.ModelChoiceFilter(
+        label=_("Tag"), queryset=_user_tags, empty_label=_("Any tag"), method="filter_tag"
+    )
+
     class Meta:
         model = Client
-        fields = ["q", "state"]
+        fields = ["q", "state", "tag"]
         form = FilterForm
+
+    def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return selectors.clients_matching(queryset, text=value)
 
     def filter_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(ClientState.LOOKUPS[value])
+
+    def filter_tag(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        # A subquery, not a join: a client is listed once, and the count stays exact.
+        tagged = Client.tags.through.objects.filter(tag=value).values("client_id")
+        return queryset.filter(pk__in=tagged)
 
 
 class MessageFilter(django_filters.FilterSet):

@@ -1,6 +1,7 @@
 """Forms: what a user may type, and the errors they see next to each field."""
 
 import calendar
+import json
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
@@ -16,12 +17,15 @@ from core.models import (
     Mailing,
     Message,
     Periodicity,
+    Tag,
     User,
     normalize_email_address,
     parse_object_id,
+    tag_key,
 )
 from core.services.sending import identity, personalisation
 from core.services.sending.headers import idna_address
+from core.services.tags import tags_ensure
 
 
 class SignupForm(BaseUserCreationForm):
@@ -122,8 +126,74 @@ class OwnedModelForm(forms.ModelForm):
         return instance
 
 
+class ObjectIdsField(forms.ModelMultipleChoiceField):
+    """A multiple choice of the user's objects by id; a value that is no id (a letter, "²", a
+    number past what the database's keys hold) is the field's error, never a query."""
+
+    def _check_values(self, value):
+        for pk in value:
+            if parse_object_id(pk) is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)
+
+
+TAG_NAME_LENGTH = Tag._meta.get_field("name").max_length
+
+
+class TagNamesInput(forms.TextInput):
+    """Tag names separated by commas: a plain text input without JavaScript; app.js turns it
+    into a Tom Select that offers the owner's tags (`data-tags`) and creates new ones."""
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__({"data-tag-input": "", "autocomplete": "off", **(attrs or {})})
+
+    def format_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return ", ".join(value)
+        return super().format_value(value)
+
+
+class TagNamesField(forms.CharField):
+    """Tags by name, "VIP, Москва": each once whatever its case and spacing (tag_key); names
+    the owner has no tag of yet become tags when the form is saved."""
+
+    widget = TagNamesInput
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> list[str]:
+        if isinstance(value, (list, tuple)):
+            value = ",".join(value)
+        names: dict[str, str] = {}
+        for part in super().to_python(value).split(","):
+            name = " ".join(part.split())
+            if name:
+                names.setdefault(tag_key(name), name)
+        return list(names.values())
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        for name in value:
+            if len(name) > TAG_NAME_LENGTH:
+                raise forms.ValidationError(
+                    _("A tag is at most %(limit)d characters: “%(name)s”.")
+                    % {"limit": TAG_NAME_LENGTH, "name": name[:TAG_NAME_LENGTH] + "…"},
+                    code="max_length",
+                )
+
+
 class ClientForm(OwnedModelForm):
     """A client of the signed-in user; the email is unique among that user's clients."""
+
+    tags = TagNamesField(
+        label=_("Tags"), help_text=_("Separate tags with commas; new ones are created.")
+    )
 
     class Meta:
         model = Client
@@ -134,6 +204,10 @@ class ClientForm(OwnedModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["full_name"].validators.append(single_line)
+        if self.instance.pk is not None:
+            self.fields["tags"].initial = [tag.name for tag in self.instance.tags.all()]
+        known = selectors.tag_list(user=self.owner).values_list("name", flat=True)
+        self.fields["tags"].widget.attrs["data-tags"] = json.dumps(list(known))
         if self.instance.bounced_at is not None:
             self.fields["email"].help_text = _(
                 "This address bounced: saving another one clears the mark."
@@ -146,6 +220,13 @@ class ClientForm(OwnedModelForm):
         if others.filter(email=email).exists():
             raise forms.ValidationError(DUPLICATE_EMAIL_MESSAGE, code="duplicate")
         return email
+
+    def save(self, commit: bool = True) -> Client:
+        """Save the client, and make it carry exactly the tags named (new ones created)."""
+        client = super().save(commit=commit)
+        if commit:
+            client.tags.set(tags_ensure(owner=self.owner, names=self.cleaned_data["tags"]))
+        return client
 
     def add_duplicate_email_error(self) -> None:
         """Report a duplicate the database caught after validation passed (a concurrent insert)."""
@@ -382,20 +463,23 @@ class MailingForm(OwnedModelForm):
 
     class Meta:
         model = Mailing
-        fields = ["name", "message", "clients", "start_at", "end_at", "periodicity"]
+        fields = ["name", "message", "clients", "tags", "start_at", "end_at", "periodicity"]
         labels = {
             "name": _("Name"),
             "message": _("Message"),
             "clients": _("Clients"),
+            "tags": _("Tags"),
             "start_at": _("First send"),
             "end_at": _("End"),
             "periodicity": _("Periodicity"),
         }
         help_texts = {
             "name": _("What you call this mailing; recipients do not see it."),
-            "clients": _("Type to search your clients by email or name."),
+            "clients": _("Type to search your clients by email, name or comment."),
+            "tags": _("Every client carrying one of these tags when a run starts gets it too."),
         }
         widgets = {"start_at": DateTimeLocalInput(), "end_at": DateTimeLocalInput()}
+        field_classes = {"tags": ObjectIdsField}
 
     def __init__(self, *args, owner: User, search_url: str = "", now: datetime, **kwargs) -> None:
         super().__init__(*args, owner=owner, **kwargs)
@@ -406,7 +490,6 @@ class MailingForm(OwnedModelForm):
         self.fields["clients"].queryset = selectors.client_list(user=owner)
         self.fields["clients"].widget = ClientPicker(search_url=search_url)
         self.fields["clients"].widget.choices = self.fields["clients"].choices
-        self.fields["clients"].required = True
         self.fields["end_at"].required = False
         first_send = next_five_minutes(now)
         if self.instance._state.adding:
@@ -424,9 +507,19 @@ class MailingForm(OwnedModelForm):
             "Time zone %(zone)s. The last run may start at this moment; "
             "a mailing sent only once needs no end."
         ) % {"zone": zone}
+        self.fields["clients"].required = False
+        self.fields["tags"].queryset = selectors.tag_list(user=owner)
+        self.fields["tags"].widget.attrs["data-tom-select"] = ""
 
     def clean(self) -> dict:
         cleaned_data = super().clean()
+        if (
+            "clients" in cleaned_data
+            and "tags" in cleaned_data
+            and not cleaned_data["clients"]
+            and not cleaned_data["tags"]
+        ):
+            self.add_error(None, _("Choose some clients, or tags, or both."))
         start_at, end_at = cleaned_data.get("start_at"), cleaned_data.get("end_at")
         if cleaned_data.get("periodicity") == Periodicity.ONCE:
             # Sent once, at its first send: that is its end too.
@@ -479,3 +572,38 @@ class QuotaForm(ReasonForm):
     )
 
     field_order = ["daily_quota", "reason"]
+
+
+class ClientBulkForm(forms.Form):
+    """What a bulk action on the selected clients needs besides them: the tags to give (new
+    names created) or take away, or the mailing to add them to. Deleting needs nothing."""
+
+    TAG, UNTAG, ADD_TO_MAILING, DELETE = "tag", "untag", "add-to-mailing", "delete"
+    ACTIONS = {
+        TAG: _("Tag clients"),
+        UNTAG: _("Untag clients"),
+        ADD_TO_MAILING: _("Add clients to a mailing"),
+        DELETE: _("Delete clients"),
+    }
+
+    def __init__(self, *args, owner: User, action: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.action = action
+        if action == self.TAG:
+            self.fields["tag_names"] = TagNamesField(
+                label=_("Tags"),
+                required=True,
+                help_text=_("Separate tags with commas; new ones are created."),
+            )
+            known = selectors.tag_list(user=owner).values_list("name", flat=True)
+            self.fields["tag_names"].widget.attrs["data-tags"] = json.dumps(list(known))
+        elif action == self.UNTAG:
+            self.fields["tags"] = ObjectIdsField(
+                label=_("Tags"), queryset=selectors.tag_list(user=owner)
+            )
+        elif action == self.ADD_TO_MAILING:
+            self.fields["mailing"] = forms.ModelChoiceField(
+                label=_("Mailing"),
+                queryset=selectors.mailing_list(user=owner).order_by("-start_at"),
+                empty_label=_("Choose a mailing"),
+            )

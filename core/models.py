@@ -195,6 +195,18 @@ class Tag(OwnedModel):
         super().save(*args, **kwargs)
 
 
+def client_search_text(email: str | None, full_name: str | None, comment: str | None) -> str:
+    """What client search looks in: the email, full name and comment, case-folded.
+
+    Python folds the case (Cyrillic included), so the database only compares with `contains`:
+    SQLite's LIKE and LOWER fold ASCII alone, and "иван" would miss "Иван". A line break keeps
+    a term from matching across two fields. Whatever writes clients around `Client.save()`
+    (bulk_create, update, imports) sets `search_text` with this.
+    """
+    fields = (normalize_email_address(email or ""), full_name or "", comment or "")
+    return "\n".join(fields).casefold()
+
+
 class Client(OwnedModel):
     """A recipient of mailings. Not a user: a client never signs in."""
 
@@ -215,6 +227,8 @@ class Client(OwnedModel):
     bounced_at = models.DateTimeField(_("bounced"), null=True, blank=True)
     bounce_reply = models.TextField(_("bounce reply"), blank=True)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="clients", blank=True)
+    # client_search_text() of the three fields, kept by save(); search compares only this.
+    search_text = models.TextField(editable=False, default="")
 
     class Meta:
         verbose_name = _("client")
@@ -248,6 +262,10 @@ class Client(OwnedModel):
                         "bounced_at",
                         "bounce_reply",
                     }
+        self.search_text = client_search_text(self.email, self.full_name, self.comment)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"email", "full_name", "comment"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
         super().save(*args, **kwargs)
 
     @property

@@ -4,16 +4,55 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import models
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core.models import Attempt, Client, Delivery, Mailing, Message, User
+from core.models import Attempt, Client, Delivery, Mailing, Message, Tag, User
 
 
 def client_list(*, user: User) -> QuerySet[Client]:
     """The user's clients."""
     return Client.objects.filter(owner=user)
+
+
+def clients_matching(clients: QuerySet[Client], *, text: str) -> QuerySet[Client]:
+    """Those of `clients` whose email, full name or comment contains `text`, whatever the case
+    of either, Cyrillic included: one LIKE on the case-folded search column (a trigram index
+    serves it on PostgreSQL). A blank `text` matches all."""
+    term = text.strip().casefold()
+    return clients.filter(search_text__contains=term) if term else clients
+
+
+def tag_list(*, user: User) -> QuerySet[Tag]:
+    """The user's tags, by name."""
+    return Tag.objects.filter(owner=user)
+
+
+def mailing_recipients(*, mailing: Mailing | OuterRef) -> QuerySet[Client]:
+    """The clients a run of `mailing` (or of the outer query's mailing, for an OuterRef of its
+    pk) goes to now: its chosen clients and every client carrying one of its tags, each once,
+    the suppressed ones included (a run skips them). Two `IN` subqueries, no duplicates."""
+    mailing_id = mailing if isinstance(mailing, OuterRef) else mailing.pk
+    chosen = Mailing.clients.through.objects.filter(mailing_id=mailing_id).values("client_id")
+    tagged = Client.tags.through.objects.filter(tag__mailings=mailing_id).values("client_id")
+    recipients = Client.objects.filter(Q(pk__in=chosen) | Q(pk__in=tagged))
+    if isinstance(mailing, OuterRef):
+        return recipients
+    return recipients.filter(owner_id=mailing.owner_id)
+
+
+def recipient_count_subquery() -> Coalesce:
+    """An annotation of a mailing queryset: how many recipients each mailing has now (see
+    mailing_recipients); one correlated count a row."""
+    # COUNT as a plain function: no GROUP BY, one number for the whole subquery.
+    recipients = (
+        mailing_recipients(mailing=OuterRef(OuterRef("pk")))
+        .order_by()
+        .annotate(n=Func(F("pk"), function="COUNT"))
+        .values("n")
+    )
+    return Coalesce(Subquery(recipients, output_field=IntegerField()), 0)
 
 
 def message_list(*, user: User) -> QuerySet[Message]:

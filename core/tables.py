@@ -85,20 +85,38 @@ def _short_datetime(moment) -> str:
     return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
-class ClientTable(tables.Table):
-    """The user's clients; the email links to the client's page, and a badge marks those who
-    unsubscribed or bounced."""
+def client_tag_badges(client: Client) -> str:
+    """A client's tags as badges; the list prefetches them (one query a page)."""
+    return format_html_join(
+        " ",
+        '<span class="badge text-bg-light border" data-tag="{}">{}</span>',
+        ((tag.key, tag.name) for tag in client.tags.all()),
+    )
 
+
+class ClientTable(tables.Table):
+    """The user's clients; the email links to the client's page, badges show its tags and mark
+    those who unsubscribed or bounced. The first column's checkboxes belong to the bulk form
+    above the table (`form="client-bulk"`); the header's selects the page (app.js)."""
+
+    selection = tables.CheckBoxColumn(
+        accessor="pk",
+        attrs={
+            "input": {"name": "pk", "form": "client-bulk", "aria-label": _("Select")},
+            "th__input": {"data-select-page": "", "aria-label": _("Select all on this page")},
+        },
+    )
     email = tables.Column(verbose_name=_("Email"), linkify=("client-detail", {"pk": A("pk")}))
     full_name = tables.Column(verbose_name=_("Full name"))
     # Computed from the row's own fields: no query.
     state = tables.Column(verbose_name=_("State"), accessor="pk", orderable=False, empty_values=())
+    tags = tables.Column(verbose_name=_("Tags"), accessor="pk", orderable=False, empty_values=())
     created_at = tables.DateTimeColumn(verbose_name=_("Added"), short=True)
     actions = RowActionsColumn(noun="client")
 
     class Meta:
         model = Client
-        fields = ["email", "full_name", "state", "created_at"]
+        fields = ["selection", "email", "full_name", "state", "tags", "created_at"]
         order_by = "email"
         empty_text = _("No clients yet.")
         attrs = list_attrs("client-table")
@@ -106,6 +124,9 @@ class ClientTable(tables.Table):
 
     def render_state(self, record: Client) -> str:
         return client_state_badges(record)
+
+    def render_tags(self, record: Client) -> str:
+        return client_tag_badges(record)
 
 
 class MessageTable(tables.Table):

@@ -11,7 +11,17 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from core.models import Attempt, Client, Delivery, Mailing, Message, Periodicity, Tag, User
+from core.models import (
+    Attempt,
+    Client,
+    Delivery,
+    Mailing,
+    Message,
+    Periodicity,
+    Tag,
+    User,
+    client_search_text,
+)
 
 PASSWORD = "correct horse battery staple"
 SUBJECT = "Весенняя распродажа"
@@ -61,7 +71,13 @@ def make_clients(
         else list(full_names)
     )
     return Client.objects.bulk_create(
-        Client(owner=owner, email=email.format(n=n), full_name=name)
+        Client(
+            owner=owner,
+            email=email.format(n=n),
+            full_name=name,
+            # bulk_create skips save(): the search column is filled as an import fills it.
+            search_text=client_search_text(email.format(n=n), name, ""),
+        )
         for n, name in enumerate(names, start=first)
     )
 

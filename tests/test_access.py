@@ -100,3 +100,21 @@ def test_the_admin_asks_a_visitor_to_sign_in(client):
 
     assert response.status_code == 302
     assert "/admin/login/" in response.url
+
+
+@pytest.mark.django_db
+def test_the_bulk_and_export_urls_never_reach_another_users_clients(user_client, other_user):
+    # They name clients in the body or by a filter, not by a <pk> in the path, so the walk
+    # above cannot check them: another user's ids are simply not there.
+    theirs = owned_objects(other_user)
+    pk = theirs[Client].pk
+    for action in ("tag", "untag", "add-to-mailing", "delete"):
+        data = {"action": action, "confirm": "1", "pk": pk, "tag_names": "X"}
+        user_client.post(reverse("client-bulk"), data)
+        user_client.post(reverse("client-bulk"), data | {"scope": "matching", "filter": ""})
+    exported = user_client.post(reverse("client-export"), {"pk": pk})
+    listed = user_client.get(reverse("client-export"))
+
+    assert Client.objects.filter(pk=pk, tags__isnull=True).exists()
+    assert b"".join(exported.streaming_content).count(b"\n") == 1  # the header alone
+    assert theirs[Client].email.encode() not in b"".join(listed.streaming_content)

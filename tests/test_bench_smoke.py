@@ -48,3 +48,15 @@ def test_the_sending_benchmark_runs_and_prints_its_figures(tmp_path):
     assert "ratio 8 / 1 connections:" in output
     assert "heap peak ratio" in output
     assert "load average at the end:" in output
+
+
+def test_the_clients_benchmark_runs_and_prints_its_figures():
+    output = run_quick("clients.py")
+
+    assert "load average at the start:" in output
+    header = next(line for line in output.splitlines() if line.startswith("measurement"))
+    assert header.split() == ["measurement", "median", "ms", "min-max", "ms"]
+    for name in ("search: common name", "picker request", "tag mailing opens its run"):
+        assert any(line.startswith(name) for line in output.splitlines()), output
+    assert "'ledger' 1,000" in output
+    assert "load average at the end:" in output

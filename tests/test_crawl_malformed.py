@@ -27,6 +27,21 @@ MALFORMED = {
     "pk": ["²", "99999999999999999999"],
     "preview_client": ["²", "99999999999999999999"],
     "email": ["a" * 300 + "@example.com", "@", "\x00"],
+    "tag": ["²", "99999999999999999999", "x"],
+    "format": ["x", "xlsx\x00"],
+    "delimiter": ["x", ";"],
+}
+
+# The bulk form's fields (client-bulk, and client-export by POST), posted malformed.
+MALFORMED_BULK = {
+    "action": ["", "nonexistent", "tag", "untag", "add-to-mailing", "delete"],
+    "pk": ["²", "99999999999999999999", "-1", "x"],
+    "scope": ["matching", "x"],
+    "filter": ["state=nonexistent", "tag=²", "q=%", "%%%", "page=-1&sort=__class__"],
+    "confirm": ["1", "x"],
+    "tag_names": ["x" * 500, ",,,", "\x00"],
+    "tags": ["²", "99999999999999999999"],
+    "mailing": ["²", "99999999999999999999"],
 }
 
 
@@ -81,3 +96,18 @@ def test_a_page_size_is_capped_and_a_page_past_the_last_shows_the_last(user_clie
 
     assert len(huge.context["table"].page.object_list) == MAX_PER_PAGE
     assert past.context["table"].page.number == past.context["table"].paginator.num_pages
+
+
+@pytest.mark.django_db
+def test_no_bulk_form_answers_500(crawler):
+    client, objects = crawler
+    failures = []
+    for url in (reverse("client-bulk"), reverse("client-export") + "?format=xlsx"):
+        for name, values in MALFORMED_BULK.items():
+            for value in values:
+                for action in ("tag", "untag", "add-to-mailing", "delete"):
+                    data = {"action": action, "confirm": "1", "pk": objects["client"].pk}
+                    response = client.post(url, data | {name: value})
+                    if response.status_code >= 500:
+                        failures.append(f"{url} {action} {name}={value[:30]}")
+    assert not failures, "\n".join(failures)

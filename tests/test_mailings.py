@@ -114,10 +114,11 @@ def test_end_already_passed_is_refused(user_client, message, clients):
     assert not Mailing.objects.exists()
 
 
-def test_a_mailing_needs_at_least_one_client(user_client, message):
+def test_a_mailing_needs_clients_or_tags(user_client, message):
     response = user_client.post(reverse("mailing-create"), form_data(message, []))
 
-    assert response.context["form"].errors["clients"] == ["This field is required."]
+    assert response.context["form"].non_field_errors() == ["Choose some clients, or tags, or both."]
+    assert not Mailing.objects.exists()
 
 
 def test_status_is_not_editable(user_client, user, message, clients):

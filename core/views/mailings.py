@@ -1,7 +1,6 @@
 """Mailings: list, detail with its attempts, and the create/edit/delete forms in the modal."""
 
 from django.db import transaction
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -32,7 +31,7 @@ RECIPIENTS_PER_PAGE = 25
 def mailing_list(request: HttpRequest) -> HttpResponse:
     """The user's mailings, filtered, sorted and paged; htmx gets only the table section."""
     queryset = selectors.mailing_list(user=request.user).annotate(
-        recipient_count=Count("clients", distinct=True)
+        recipient_count=selectors.recipient_count_subquery()
     )
     filterset = MailingFilter(request.GET, queryset=queryset, request=request)
     now = timezone.now()
@@ -59,7 +58,9 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A mailing: its message, recipients, schedule and status, and its latest attempts."""
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
     attempts = _attempts_context(mailing)
-    recipients = MailingRecipientTable(mailing.clients.order_by("email"))
+    recipients = MailingRecipientTable(
+        selectors.mailing_recipients(mailing=mailing).order_by("email")
+    )
     TableConfig(request, paginate={"per_page": RECIPIENTS_PER_PAGE}).configure(recipients)
     return detail_response(
         request,
@@ -154,7 +155,7 @@ def mailing_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     context = {"hint": "mailing", "tom_select": True}
     if mailing is not None:
         # The live preview starts from the saved message, as the first recipient receives it.
-        first = mailing.clients.order_by("email").first()
+        first = selectors.mailing_recipients(mailing=mailing).order_by("email").first()
         client = first or chosen_client(user=request.user, pk=None)
         context |= letter_context(message=mailing.message, user=request.user, client=client)
     title = _("Edit mailing") if mailing else _("New mailing")

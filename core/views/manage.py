@@ -69,7 +69,7 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mailing = get_object_or_404(selectors.mailing_oversight_list(), pk=pk)
     context = {
         "mailing": mailing,
-        "recipient_count": mailing.clients.count(),
+        "recipient_count": selectors.mailing_recipients(mailing=mailing).count(),
         "attempts": mailing.attempts.all()[:ATTEMPTS_SHOWN],
     }
     template = partial_for(request, "core/manage/mailing_detail.html", "mailing-facts")

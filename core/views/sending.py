@@ -111,7 +111,7 @@ def _confirmation(request: HttpRequest, mailing: Mailing, *, action: str) -> Tem
     context = {
         "object": mailing,
         "action": action,
-        "recipient_count": mailing.clients.count(),
+        "recipient_count": selectors.mailing_recipients(mailing=mailing).count(),
         "last_run": mailing.attempts.order_by("-attempted_at").first(),
     }
     return TemplateResponse(request, template, context)

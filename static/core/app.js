@@ -245,3 +245,42 @@ document.documentElement.classList.remove("no-js");
 document.querySelectorAll("select[data-submit-on-change]").forEach((select) => {
   select.addEventListener("change", () => select.form.requestSubmit());
 });
+
+// Tags: the client form's comma-separated names become a Tom Select that offers the owner's
+// tags (`data-tags`) and creates new ones; the mailing form's tag select gets search and
+// remove buttons. Without JavaScript both stay plain inputs that work the same.
+(function () {
+  "use strict";
+
+  function enhanceTagInputs(root) {
+    if (typeof TomSelect === "undefined") return;
+    root.querySelectorAll("input[data-tag-input]").forEach((input) => {
+      if (input.tomselect) return;
+      const known = JSON.parse(input.dataset.tags || "[]");
+      new TomSelect(input, {
+        plugins: ["remove_button"],
+        delimiter: ",",
+        persist: false,
+        create: true,
+        createOnBlur: true,
+        options: known.map((name) => ({ value: name, text: name })),
+      });
+    });
+    root.querySelectorAll("select[data-tom-select]").forEach((select) => {
+      if (select.tomselect) return;
+      new TomSelect(select, { plugins: ["remove_button"] });
+    });
+  }
+
+  document.addEventListener("htmx:load", (event) => enhanceTagInputs(event.detail.elt));
+})();
+
+// The client table's "select all on this page": the header's checkbox ticks every row's.
+document.addEventListener("change", (event) => {
+  const all = event.target.closest("input[data-select-page]");
+  if (!all) return;
+  const table = all.closest("table");
+  table.querySelectorAll("tbody input[type=checkbox][name=pk]").forEach((box) => {
+    box.checked = all.checked;
+  });
+});

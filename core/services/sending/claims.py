@@ -167,14 +167,19 @@ def attempts_close_superseded(*, now: datetime, mailing_id: int | None = None) -
 
 
 def attempt_open(*, mailing: Mailing, now: datetime, slot_at: datetime | None) -> Attempt:
-    """Create a run and its ledger: one line per client of the mailing's owner, pending, or
-    skipped with the reason when the client unsubscribed or bounced."""
+    """Create a run and its ledger: one line per recipient, pending, or skipped with the reason
+    when the client unsubscribed or bounced.
+
+    The recipients are the mailing's chosen clients and every client of its owner carrying one
+    of its tags now (a client tagged after the mailing was saved included), each once.
+    """
     attempt = Attempt.objects.create(
         mailing=mailing, attempted_at=now, slot_at=slot_at, status=Attempt.Status.RUNNING
     )
     # One INSERT ... SELECT: no recipient passes through Python, whatever their number.
     delivery, client = Delivery._meta, Client._meta
-    through = Mailing.clients.through._meta
+    chosen, targeted = Mailing.clients.through._meta, Mailing.tags.through._meta
+    tagged = Client.tags.through._meta
     reason, reason_params = _skip_reason_sql("c")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -186,8 +191,14 @@ def attempt_open(*, mailing: Mailing, now: datetime, slot_at: datetime | None) -
                 CASE WHEN {_SUPPRESSED.format(alias="c")} THEN {reason} ELSE '' END,
                 0
             FROM {client.db_table} c
-            JOIN {through.db_table} mc ON mc.client_id = c.id
-            WHERE mc.mailing_id = %s AND c.owner_id = %s
+            WHERE c.owner_id = %s AND (
+                c.id IN (SELECT client_id FROM {chosen.db_table} WHERE mailing_id = %s)
+                OR c.id IN (
+                    SELECT ct.client_id FROM {tagged.db_table} ct
+                    JOIN {targeted.db_table} mt ON mt.tag_id = ct.tag_id
+                    WHERE mt.mailing_id = %s
+                )
+            )
             """,  # noqa: S608 - table names come from the models, values are parameters
             [
                 attempt.pk,
@@ -196,8 +207,9 @@ def attempt_open(*, mailing: Mailing, now: datetime, slot_at: datetime | None) -
                 Delivery.Status.SKIPPED,
                 Delivery.Status.PENDING,
                 *reason_params,
-                mailing.pk,
                 mailing.owner_id,
+                mailing.pk,
+                mailing.pk,
             ],
         )
         total = cursor.rowcount
