@@ -9,9 +9,20 @@ dot.
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from core.models import Attempt, Client, Delivery, Mailing, Message, Periodicity, Tag, User
+from core.models import (
+    Attempt,
+    Client,
+    Delivery,
+    Import,
+    Mailing,
+    Message,
+    Periodicity,
+    Tag,
+    User,
+)
 
 PASSWORD = "correct horse battery staple"
 SUBJECT = "Весенняя распродажа"
@@ -41,6 +52,18 @@ def make_tag(*, owner: User, name: str = "VIP", clients: Iterable[Client] = ()) 
     tag = Tag.objects.create(owner=owner, name=name)
     tag.clients.add(*clients)
     return tag
+
+
+def make_import(
+    *,
+    owner: User,
+    content: bytes = b"email,name\nivan@example.com,Ivan\n",
+    name: str = "clients.csv",
+) -> Import:
+    """An import of `content` uploaded by `owner`, its columns guessed, not previewed yet."""
+    from core.services.imports import import_upload
+
+    return import_upload(owner=owner, uploaded=SimpleUploadedFile(name, content))
 
 
 def make_clients(

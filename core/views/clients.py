@@ -30,6 +30,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
         noun="client",
         heading=_("Clients"),
         create_label=_("New client"),
+        header_actions="core/client/import_actions.html",
     )
 
 
