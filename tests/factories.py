@@ -59,11 +59,17 @@ def make_import(
     owner: User,
     content: bytes = b"email,name\nivan@example.com,Ivan\n",
     name: str = "clients.csv",
+    done: bool = False,
 ) -> Import:
-    """An import of `content` uploaded by `owner`, its columns guessed, not previewed yet."""
-    from core.services.imports import import_upload
+    """An import of `content` uploaded by `owner`, its columns guessed, not previewed yet; or
+    with `done`, previewed and written (skipping existing addresses)."""
+    from core.services import imports
 
-    return import_upload(owner=owner, uploaded=SimpleUploadedFile(name, content))
+    imp = imports.import_upload(owner=owner, uploaded=SimpleUploadedFile(name, content))
+    if done:
+        imports.import_preview(imp=imp, mapping=imp.mapping)
+        imp = imports.import_confirm(imp=imp, update_existing=False, tag_name="")
+    return imp
 
 
 def make_clients(

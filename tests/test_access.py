@@ -52,7 +52,7 @@ def owned_objects(owner: User) -> dict[type, object]:
     client = make_client(owner=owner, email=f"c-{owner.pk}@example.com", full_name="C")
     message = make_message(owner=owner, subject="Hello", body="Body")
     mailing = make_mailing(owner=owner, message=message, clients=[client])
-    imported = make_import(owner=owner)
+    imported = make_import(owner=owner, done=True)
     return {Client: client, Message: message, Mailing: mailing, User: owner, Import: imported}
 
 
