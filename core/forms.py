@@ -607,3 +607,77 @@ class ClientBulkForm(forms.Form):
                 queryset=selectors.mailing_list(user=owner).order_by("-start_at"),
                 empty_label=_("Choose a mailing"),
             )
+
+
+class ImportUploadForm(forms.Form):
+    """A CSV or XLSX file of clients to import."""
+
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_(
+            "CSV (UTF-8 or Windows-1251, separated by ; or ,) or Excel .xlsx, with a header row."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
+    )
+
+    def clean_file(self):
+        uploaded = self.cleaned_data["file"]
+        if uploaded.size > settings.IMPORT_MAX_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than %(limit)s MB.")
+                % {"limit": f"{settings.IMPORT_MAX_BYTES / 1024 / 1024:g}"},
+                code="too_large",
+            )
+        return uploaded
+
+
+class ImportMappingForm(forms.Form):
+    """Which column of the file holds the email, the full name and the comment."""
+
+    email = forms.TypedChoiceField(label=_("Email column"), coerce=int)
+    full_name = forms.TypedChoiceField(label=_("Full name column"), coerce=int)
+    comment = forms.TypedChoiceField(
+        label=_("Comment column"), coerce=int, required=False, empty_value=None
+    )
+
+    def __init__(self, *args, header: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        columns = [
+            (index, name or _("Column %(number)s") % {"number": index + 1})
+            for index, name in enumerate(header)
+        ]
+        for name, form_field in self.fields.items():
+            none = _("(none)") if name == "comment" else "---------"
+            form_field.choices = [("", none), *columns]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        chosen = [cleaned.get(name) for name in ("email", "full_name", "comment")]
+        chosen = [index for index in chosen if index is not None]
+        if len(chosen) != len(set(chosen)):
+            raise forms.ValidationError(_("Map each column to one field only."), code="twice")
+        return cleaned
+
+    def mapping(self) -> dict[str, int | None]:
+        return {name: self.cleaned_data.get(name) for name in ("email", "full_name", "comment")}
+
+
+class ImportConfirmForm(forms.Form):
+    """What to do with addresses already among the clients, and a tag for every imported one."""
+
+    existing = forms.ChoiceField(
+        label=_("Addresses already among your clients"),
+        choices=[
+            ("skip", _("Skip them")),
+            ("update", _("Update their name and comment")),
+        ],
+        initial="skip",
+        widget=forms.RadioSelect,
+    )
+    tag_name = forms.CharField(
+        label=_("Tag every imported client"),
+        max_length=50,
+        required=False,
+        help_text=_("Optional: a tag of yours, made if you have none of that name."),
+        validators=[single_line],
+    )

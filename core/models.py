@@ -576,3 +576,68 @@ class AccountLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sent_at:%Y-%m-%d %H:%M} {self.kind} {self.email}"
+
+
+class Import(OwnedModel):
+    """A file of clients the owner uploaded: its column mapping, its preview, and once
+    confirmed the progress and outcome of writing it (core.services.imports).
+
+    The file itself lies under settings.IMPORT_DIR, named by `token`, so the import survives
+    the browser tab being closed and a worker process can read it.
+    """
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Waiting for the column mapping")
+        PREVIEWED = "previewed", _("Waiting for confirmation")
+        CONFIRMED = "confirmed", _("Queued")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    file_name = models.CharField(_("file name"), max_length=255)
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    format = models.CharField(_("format"), max_length=8, choices=Format.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.UPLOADED
+    )
+    # The header row as read, and which of its columns (by index) hold email, full name and
+    # comment: {"email": 0, "full_name": 2, "comment": null}.
+    header = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)
+    # Addresses already among the owner's clients: update their name and comment, or skip them.
+    update_existing = models.BooleanField(_("update existing clients"), default=False)
+    tag_name = models.CharField(_("tag"), max_length=50, blank=True)
+    # What the preview found: counts and the first rows of each group.
+    preview = models.JSONField(default=dict)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
+    added = models.PositiveIntegerField(_("added"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    refused = models.PositiveIntegerField(_("refused"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="import_owner_created")]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        """How far the writing has come, 0 to 100."""
+        if self.is_finished:
+            return 100
+        return min(100, self.processed_rows * 100 // self.total_rows) if self.total_rows else 0

@@ -8,7 +8,7 @@ from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core.models import Attempt, Client, Delivery, Mailing, Message, Tag, User
+from core.models import Attempt, Client, Delivery, Import, Mailing, Message, Tag, User
 
 
 def client_list(*, user: User) -> QuerySet[Client]:
@@ -63,6 +63,11 @@ def message_list(*, user: User) -> QuerySet[Message]:
 def mailing_list(*, user: User) -> QuerySet[Mailing]:
     """The user's mailings, with their message fetched in the same query."""
     return Mailing.objects.filter(owner=user).select_related("message")
+
+
+def import_list(*, user: User) -> QuerySet[Import]:
+    """The user's imports of clients, newest first."""
+    return Import.objects.filter(owner=user)
 
 
 def attempt_list(*, user: User) -> QuerySet[Attempt]:

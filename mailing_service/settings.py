@@ -279,6 +279,13 @@ DAILY_LETTER_QUOTA = env.int("DAILY_LETTER_QUOTA", default=1000)
 # tasks framework, stored in the database by django-tasks-db and run by `manage.py db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Imports of clients (core.services.imports): the largest file accepted, in bytes, and the most
+# rows written within the request; a larger file is written by a background task. The uploaded
+# files are kept, named by a random token, under IMPORT_DIR (private: never served).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+IMPORT_INLINE_ROWS = env.int("IMPORT_INLINE_ROWS", default=2000)
+IMPORT_DIR = VAR_DIR / "imports"
+
 # Security: secure defaults; what needs HTTPS in front is switched on from the environment.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)

@@ -9,12 +9,14 @@ dot.
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from core.models import (
     Attempt,
     Client,
     Delivery,
+    Import,
     Mailing,
     Message,
     Periodicity,
@@ -51,6 +53,24 @@ def make_tag(*, owner: User, name: str = "VIP", clients: Iterable[Client] = ()) 
     tag = Tag.objects.create(owner=owner, name=name)
     tag.clients.add(*clients)
     return tag
+
+
+def make_import(
+    *,
+    owner: User,
+    content: bytes = b"email,name\nivan@example.com,Ivan\n",
+    name: str = "clients.csv",
+    done: bool = False,
+) -> Import:
+    """An import of `content` uploaded by `owner`, its columns guessed, not previewed yet; or
+    with `done`, previewed and written (skipping existing addresses)."""
+    from core.services import imports
+
+    imp = imports.import_upload(owner=owner, uploaded=SimpleUploadedFile(name, content))
+    if done:
+        imports.import_preview(imp=imp, mapping=imp.mapping)
+        imp = imports.import_confirm(imp=imp, update_existing=False, tag_name="")
+    return imp
 
 
 def make_clients(

@@ -3,12 +3,18 @@
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from core.models import Client, Mailing, Message, User
-from tests.factories import make_client, make_mailing, make_message
+from core.models import Client, Import, Mailing, Message, User
+from tests.factories import make_client, make_import, make_mailing, make_message
 
 # Names of app URLs that take a pk, by the model they show; a new URL must be listed here.
 # A manager's URLs (`manage-<noun>-...`) name the model by their second word.
-PK_URL_MODELS = {"client": Client, "message": Message, "mailing": Mailing, "user": User}
+PK_URL_MODELS = {
+    "client": Client,
+    "message": Message,
+    "mailing": Mailing,
+    "user": User,
+    "import": Import,
+}
 PUBLIC_URL_NAMES = {
     "login",
     "signup",
@@ -46,7 +52,8 @@ def owned_objects(owner: User) -> dict[type, object]:
     client = make_client(owner=owner, email=f"c-{owner.pk}@example.com", full_name="C")
     message = make_message(owner=owner, subject="Hello", body="Body")
     mailing = make_mailing(owner=owner, message=message, clients=[client])
-    return {Client: client, Message: message, Mailing: mailing, User: owner}
+    imported = make_import(owner=owner, done=True)
+    return {Client: client, Message: message, Mailing: mailing, User: owner, Import: imported}
 
 
 def url_for(pattern: URLPattern, objects: dict[type, object]) -> str:

@@ -59,4 +59,14 @@ def test_the_clients_benchmark_runs_and_prints_its_figures():
     for name in ("search: common name", "picker request", "tag mailing opens its run"):
         assert any(line.startswith(name) for line in output.splitlines()), output
     assert "'ledger' 1,000" in output
+
+
+def test_the_import_benchmark_runs_and_prints_its_table():
+    output = run_quick("imports.py")
+
+    lines = output.splitlines()
+    header = next(line for line in lines if line.strip().startswith("rows"))
+    assert header.split() == ["rows", "MB", "preview", "s", "commit", "s", "peak", "MB"]
+    assert "200 rows: preview {'new': 178, 'duplicate': 20, 'existing': 0, 'invalid': 2}" in output
+    assert "added 1780, updated 0, skipped 200, refused 20" in output
     assert "load average at the end:" in output

@@ -7,7 +7,14 @@ from django.utils import timezone
 
 from core.services import administration
 from core.views.lists import MAX_PER_PAGE
-from tests.factories import make_client, make_clients, make_mailing, make_message, record_run
+from tests.factories import (
+    make_client,
+    make_clients,
+    make_import,
+    make_mailing,
+    make_message,
+    record_run,
+)
 from tests.test_access import app_url_patterns
 
 MALFORMED = {
@@ -56,6 +63,7 @@ def crawler(client, user):
     client.force_login(user)
     client.raise_request_exception = False  # a 500 is counted, not raised
     objects = {"client": other, "message": message, "mailing": mailing, "user": user}
+    objects["import"] = make_import(owner=user)
     return client, objects
 
 

@@ -49,6 +49,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
         create_label=_("New client"),
         tom_select=True,  # the client form's tags, opened here in the modal
         bulk="core/client/bulk_bar.html",
+        header_actions="core/client/import_actions.html",
     )
 
 
