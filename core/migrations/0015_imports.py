@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0011_tags'),
+        ('core', '0014_client_search_text'),
     ]
 
     operations = [
