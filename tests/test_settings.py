@@ -159,14 +159,15 @@ def test_a_variable_only_dotenv_sets_stays_out_of_the_cron_job():
 # --- The sending engine speaks SMTP itself: another mail backend is refused, not ignored.
 
 
-def test_a_mailer_backend_other_than_smtp_fails_the_system_check(settings):
+# (`db`: the full check asks the tasks backend whether the database has JSON fields.)
+def test_a_mailer_backend_other_than_smtp_fails_the_system_check(settings, db):
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 
     with pytest.raises(SystemCheckError, match=r"core\.E001.*console\.EmailBackend"):
         call_command("check")
 
 
-def test_the_smtp_mailer_backend_passes_the_system_check(settings):
+def test_the_smtp_mailer_backend_passes_the_system_check(settings, db):
     settings.MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",

@@ -227,13 +227,7 @@ document.documentElement.classList.remove("no-js");
             .catch(() => callback());
         },
       });
-      // Tom Select points the <label> at its own input; the hidden <select> it leaves behind
-      // keeps the label's name for assistive technology.
-      const label = document.querySelector(`label[for="${select.id}-ts-control"]`);
-      if (label) {
-        label.id = label.id || `${select.id}-label`;
-        select.setAttribute("aria-labelledby", label.id);
-      }
+      keepTomSelectLabel(select);
     });
   }
 
@@ -245,6 +239,17 @@ document.documentElement.classList.remove("no-js");
 document.querySelectorAll("select[data-submit-on-change]").forEach((select) => {
   select.addEventListener("change", () => select.form.requestSubmit());
 });
+
+// Tom Select points the <label> at its own input; the hidden field it leaves behind keeps the
+// label's name for assistive technology.
+function keepTomSelectLabel(field) {
+  const label = document.querySelector(`label[for="${field.id}-ts-control"]`);
+  if (label) {
+    label.id = label.id || `${field.id}-label`;
+    field.setAttribute("aria-labelledby", label.id);
+    field.setAttribute("aria-label", label.textContent.trim());
+  }
+}
 
 // Tags: the client form's comma-separated names become a Tom Select that offers the owner's
 // tags (`data-tags`) and creates new ones; the mailing form's tag select gets search and
@@ -265,10 +270,12 @@ document.querySelectorAll("select[data-submit-on-change]").forEach((select) => {
         createOnBlur: true,
         options: known.map((name) => ({ value: name, text: name })),
       });
+      keepTomSelectLabel(input);
     });
     root.querySelectorAll("select[data-tom-select]").forEach((select) => {
       if (select.tomselect) return;
       new TomSelect(select, { plugins: ["remove_button"] });
+      keepTomSelectLabel(select);
     });
   }
 

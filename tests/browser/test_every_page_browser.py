@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.test import Client as HttpClient
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from core.services import administration
 from tests.factories import make_client, make_mailing, make_message, record_run
@@ -69,6 +70,15 @@ MODAL_STATES = [
 ]
 
 
+# No htmx swap under way, and every field that Tom Select takes over taken over.
+# Fields that Tom Select takes over, not taken over yet.
+NOT_ENHANCED = (
+    "#modal select[multiple][data-search-url]:not(.tomselected),"
+    " #modal [data-tom-select]:not(.tomselected),"
+    " #modal input[data-tag-input]:not(.tomselected)"
+)
+
+
 def new_tab(browser, live_server, user=None, **options):
     context = browser.new_context(locale="en-US", base_url=live_server.url, **options)
     context.set_default_timeout(10_000)
@@ -97,6 +107,9 @@ def page_states(page, objects):
             modal.get_by_role("button", name="Save").click()
             modal.locator(".invalid-feedback:not(:empty)").first.wait_for()
         page.wait_for_load_state("networkidle")
+        # The answer is swapped in before htmx settles it and app.js enhances its fields.
+        expect(page.locator(".htmx-swapping, .htmx-settling")).to_have_count(0)
+        expect(page.locator(NOT_ENHANCED)).to_have_count(0)
         yield f"{path} modal{' with errors' if submit else ''}"
 
 
