@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("SITE_URL", "http://testserver")
 
 from mailing_service.settings import *  # noqa: F403
 
