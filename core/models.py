@@ -479,3 +479,18 @@ class AccountLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sent_at:%Y-%m-%d %H:%M} {self.kind} {self.email}"
+
+
+class Heartbeat(models.Model):
+    """When a background process last showed it was alive: the scheduler's tick ("scheduler"),
+    a task worker's loop ("worker"). /healthz reads them; one row per name, overwritten."""
+
+    name = models.CharField(_("name"), max_length=32, primary_key=True)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.at:%Y-%m-%d %H:%M:%S}"

@@ -182,7 +182,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` gathers the static files WhiteNoise serves.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # Front-end packages come from npm at setup time (`npm ci`); nothing third-party is committed.
 NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
@@ -279,17 +280,38 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# The production web server (`bin/serve`, gunicorn): worker processes, threads per worker, the
+# address it listens on, and whether it logs every request.
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
+WEB_THREADS = env.int("WEB_THREADS", default=4)
+WEB_BIND = env.str("WEB_BIND", default="127.0.0.1:8000")
+WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", default=False)
+
 MESSAGE_TAGS = {50: "danger", 40: "danger"}
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 WIDGET_ERROR_CLASS = "is-invalid"
 
+# Health and metrics (core.views.health). /healthz fails when the scheduler's last tick, or a
+# task worker's last heartbeat, is older than these many seconds (0: not checked). /metrics
+# answers only requests bearing METRICS_TOKEN (Authorization: Bearer ...); unset, it is off.
+HEALTH_SCHEDULER_MAX_AGE = env.int("HEALTH_SCHEDULER_MAX_AGE", default=180)
+HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", default=180)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 LOG_DIR = VAR_DIR / "log"
+# LOG_FORMAT=json: one JSON object a line, for a log collector; plain: lines for people.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise SettingsError(f"LOG_FORMAT is not valid: expected plain or json, got {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "core.log_format.JsonLinesFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "loggers": {
         "core": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     },
