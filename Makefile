@@ -8,10 +8,11 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for c in "$$(pyenv which python 2>/dev/null)" $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python 2>/dev/null) python3.13 python3.12 python3; do \
 	  [ -n "$$c" ] && command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo "$$c"; break; }; done)
 
-.PHONY: help setup run test lint format messages clean
+.PHONY: help setup prepare run dev test lint format messages clean
 
 help:
 	@echo "make run    set up and run the service on http://127.0.0.1:8000 (SQLite, local SMTP sink)"
+	@echo "make dev    the same with the development server, reloading on code changes"
 	@echo "make test   set up and run the whole test suite (browser tests included)"
 	@echo "make lint   ruff check and format check"
 
@@ -28,18 +29,29 @@ node_modules/.installed: package.json package-lock.json
 setup: $(VENV)/.installed node_modules/.installed
 	@mkdir -p var/log var/mail
 
-# The web server, the SMTP sink, the task worker and the scheduler loop start together; Ctrl-C
-# stops them all.
-run: setup
+# Before either server: the settings file, the database's schema, static files, the demo user.
+prepare: setup
 	@[ -f .env ] || { cp .env.example .env; echo "Created .env from .env.example (edit it to configure)"; }
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py ensure_demo_user
+
+# The production web server (bin/serve: gunicorn, WEB_CONCURRENCY workers), the SMTP sink, a
+# task worker and the scheduler loop start together; Ctrl-C stops them all.
+run: prepare
 	@trap 'kill 0' EXIT; \
 	$(PY) manage.py smtp_sink & \
-	$(PY) manage.py db_worker --no-reload & \
+	$(PY) manage.py run_worker --no-reload & \
 	$(PY) manage.py run_scheduler & \
-	$(PY) manage.py runserver --noreload 127.0.0.1:8000
+	PYTHON=$(PY) bin/serve
+
+# The same with Django's development server, which reloads the code when it changes.
+dev: prepare
+	@trap 'kill 0' EXIT; \
+	$(PY) manage.py smtp_sink & \
+	$(PY) manage.py run_worker & \
+	$(PY) manage.py run_scheduler & \
+	$(PY) manage.py runserver 127.0.0.1:8000
 
 # Browser tests drive Debian's Chromium; install it when missing and we may.
 /usr/bin/chromium:

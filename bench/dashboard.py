@@ -17,9 +17,14 @@ instead, set BENCH_DATABASE_URL to a URL whose database name holds `{volume}`, e
 postgres://u:p@127.0.0.1:5432/bench_{volume} (the databases must exist; they are emptied and
 filled).
 
+Each page's server CPU time is time.process_time() around the request (which runs in this
+process): its median and 10th-90th percentiles. At the large volume the production server
+(bin/serve, as `make run` starts it; WEB_CONCURRENCY and WEB_THREADS apply) then serves 8 and 32
+concurrent users (`--users`, `--seconds` each run): requests per second, p50 and p95.
+
 `--quick` checks that the benchmark still runs (tests/test_bench_smoke.py does it): volumes of
-20 and 200 runs in SQLite databases of a temporary directory, one timed request per page. Its
-figures measure nothing.
+20 and 200 runs in SQLite databases of a temporary directory, one timed request per page, two
+users for a moment. Its figures measure nothing.
 """
 
 import argparse
@@ -41,14 +46,25 @@ MAILINGS = 50
 CLIENTS = 200
 RECIPIENTS_PER_RUN = 10
 HISTORY_DAYS = 365
+POLL = {"HX-Request": "true", "HX-Trigger": "dashboard-poll"}
+# A poll asked with the ETag of the previous answer: "unchanged" answers 304 (nothing rendered).
+UNCHANGED = "If-None-Match"
 PAGES = {
     "full page": ("/", {}),
-    "poll (every live part)": ("/", {"HX-Request": "true", "HX-Trigger": "dashboard-poll"}),
+    "poll (every live part)": ("/", POLL),
+    "poll, nothing changed": ("/", POLL | {UNCHANGED: ""}),
     "runs table, filtered": (
         "/?status=failure&sort=-attempted_at",
         {"HX-Request": "true", "HX-Target": "attempt-table"},
     ),
+    "client list": ("/clients/", {}),
 }
+# The concurrent-users run: these pages against the production server (bin/serve).
+CONCURRENT_PAGES = {
+    "full page": PAGES["full page"],
+    "poll, nothing changed": PAGES["poll, nothing changed"],
+}
+USERS = (8, 32)
 FAILURE_REPLIES = ["550 5.1.1 No such user", "552 Mailbox full", "421 Try again later"]
 
 
@@ -218,8 +234,14 @@ def build(attempt_total: int, delivery_total: int) -> None:
             cursor.execute("VACUUM ANALYZE")
 
 
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
 def measure(repeat: int) -> dict:
-    """Median time and query count of each page, for the user of the benchmark."""
+    """Each page's median wall time, its server CPU time (median, 10th and 90th percentiles:
+    time.process_time around the request, which runs in this process) and its query count."""
     from django.db import connection
     from django.test import Client as HttpClient
     from django.test.utils import CaptureQueriesContext
@@ -234,21 +256,138 @@ def measure(repeat: int) -> dict:
         "pages": {},
     }
     for name, (url, headers) in PAGES.items():
+        expected = 200
+        if UNCHANGED in headers:
+            etag = client.get(url, headers={k: v for k, v in headers.items() if k != UNCHANGED})
+            headers = headers | {UNCHANGED: etag["ETag"]}
+            expected = 304
         for _ in range(3):
-            assert client.get(url, headers=headers).status_code == 200
-        timings = []
+            assert client.get(url, headers=headers).status_code == expected
+        timings, cpu = [], []
         for _ in range(repeat):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = client.get(url, headers=headers)
+            cpu.append((time.process_time() - started_cpu) * 1000)
             timings.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200
+            assert response.status_code == expected
         with CaptureQueriesContext(connection) as queries:
             client.get(url, headers=headers)
         results["pages"][name] = {
             "median_ms": statistics.median(timings),
             "max_ms": max(timings),
+            "cpu_ms": statistics.median(cpu),
+            "cpu_p10_ms": percentile(cpu, 0.1),
+            "cpu_p90_ms": percentile(cpu, 0.9),
             "queries": len(queries),
         }
+    return results
+
+
+def one_user(
+    port: int, url: str, headers: dict, deadline: float, latencies: list, errors: list
+) -> None:
+    """A user asking for `url` again and again on one keep-alive connection until `deadline`."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        connection.request("GET", url, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        latencies.append((time.perf_counter() - started) * 1000)
+        if response.status not in (200, 304):
+            errors.append(response.status)
+    connection.close()
+
+
+def concurrent_users(database: str, *, users: tuple[int, ...], seconds: float) -> dict:
+    """Requests per second and latency percentiles of `users` simultaneous users against the
+    production server, started as `make run` starts it (bin/serve) on a free port.
+
+    Each user is a thread on a keep-alive connection asking for a page again as soon as the
+    last answer came. The users run in this process, on the same machine as the server: on a
+    small machine they take CPU from it, so the figures are a floor.
+    """
+    import http.client
+    import socket
+    import threading
+
+    from django.conf import settings
+    from django.test import Client as HttpClient
+
+    from core.models import User
+
+    client = HttpClient()
+    client.force_login(User.objects.get(email="bench@example.com"))
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": database,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "WEB_BIND": f"127.0.0.1:{port}",
+        "PYTHON": sys.executable,
+    }
+    server = subprocess.Popen(
+        [str(BASE_DIR / "bin" / "serve")],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    results = {"workers": os.environ.get("WEB_CONCURRENCY", "2 (default)"), "runs": {}}
+    try:
+        for line in server.stderr:
+            if "Listening at:" in line:
+                break
+        threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()
+
+        def ask(connection, url: str, headers: dict) -> int:
+            connection.request("GET", url, headers=headers | {"Cookie": cookie})
+            response = connection.getresponse()
+            response.read()
+            return response.status
+
+        for name, (url, headers) in CONCURRENT_PAGES.items():
+            warm = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            if UNCHANGED in headers:
+                warm.request("GET", url, headers=POLL | {"Cookie": cookie})
+                answer = warm.getresponse()
+                answer.read()
+                headers = headers | {UNCHANGED: answer.getheader("ETag")}
+            for _ in range(3):
+                ask(warm, url, headers)
+            warm.close()
+            for count in users:
+                latencies: list[float] = []
+                errors = []
+                deadline = time.perf_counter() + seconds
+
+                started = time.perf_counter()
+                threads = [
+                    threading.Thread(
+                        target=one_user,
+                        args=(port, url, headers | {"Cookie": cookie}, deadline, latencies, errors),
+                    )
+                    for _ in range(count)
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                elapsed = time.perf_counter() - started
+                results["runs"][f"{name}, {count} users"] = {
+                    "rps": len(latencies) / elapsed,
+                    "p50_ms": percentile(latencies, 0.5),
+                    "p95_ms": percentile(latencies, 0.95),
+                    "errors": len(errors),
+                }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
     return results
 
 
@@ -265,6 +404,8 @@ def run_volume(volume: str, args: argparse.Namespace, *, directory: Path | None)
         command.append("--rebuild")
     if args.quick:
         command.append("--quick")
+    if volume == "large" and args.users:
+        command += ["--users", args.users, "--seconds", str(args.seconds)]
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=BASE_DIR)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -282,7 +423,11 @@ def measure_volume(volume: str, args: argparse.Namespace) -> None:
         started = time.perf_counter()
         build(attempts, deliveries)
         print(f"built {volume} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    print(json.dumps(measure(args.repeat)))
+    results = measure(args.repeat)
+    if args.users:
+        users = tuple(int(count) for count in args.users.split(","))
+        results["concurrent"] = concurrent_users(args.database, users=users, seconds=args.seconds)
+    print(json.dumps(results))
 
 
 def main() -> None:
@@ -292,6 +437,12 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: tiny volumes, throwaway databases"
     )
+    parser.add_argument(
+        "--users",
+        default=",".join(map(str, USERS)),
+        help="concurrent users against the production server, at the large volume ('' : none)",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each users' run")
     parser.add_argument("--volume", choices=VOLUMES, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -302,6 +453,8 @@ def main() -> None:
     print(f"load average at the start: {load_average()}")
     if args.quick:
         args.repeat = 1
+        args.seconds = 0.3
+        args.users = "2" if args.users else ""
         with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as directory:
             results = {
                 volume: run_volume(volume, args, directory=Path(directory)) for volume in VOLUMES
@@ -320,6 +473,23 @@ def main() -> None:
         ratio = g["median_ms"] / s["median_ms"]
         queries = f"{s['queries']}/{g['queries']}"
         print(f"{name:<26}{s['median_ms']:>10.1f}{g['median_ms']:>10.1f}{ratio:>8.2f}{queries:>10}")
+    print()
+    print("server CPU per request, ms: median (10th-90th percentile)")
+    print(f"{'page':<26}{'small':>20}{'large':>20}")
+    for name in PAGES:
+        s, g = small["pages"][name], large["pages"][name]
+        cells = [f"{p['cpu_ms']:.1f} ({p['cpu_p10_ms']:.1f}-{p['cpu_p90_ms']:.1f})" for p in (s, g)]
+        print(f"{name:<26}{cells[0]:>20}{cells[1]:>20}")
+    if "concurrent" in large:
+        concurrent = large["concurrent"]
+        print()
+        print(f"production server (bin/serve, {concurrent['workers']} workers), large volume:")
+        print(f"{'run':<36}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")
+        for name, run in concurrent["runs"].items():
+            print(
+                f"{name:<36}{run['rps']:>8.1f}{run['p50_ms']:>9.1f}{run['p95_ms']:>9.1f}"
+                f"{run['errors']:>8}"
+            )
     print(f"load average at the end: {load_average()}")
 
 

@@ -4,7 +4,16 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from core.models import Attempt, AuditEntry, Client, Delivery, Mailing, Message, User
+from core.models import (
+    Attempt,
+    AuditEntry,
+    Client,
+    Delivery,
+    Heartbeat,
+    Mailing,
+    Message,
+    User,
+)
 
 
 @admin.register(User)
@@ -113,3 +122,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["name", "at"]
+    readonly_fields = ["name", "at"]

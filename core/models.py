@@ -641,3 +641,18 @@ class Import(OwnedModel):
         if self.is_finished:
             return 100
         return min(100, self.processed_rows * 100 // self.total_rows) if self.total_rows else 0
+
+
+class Heartbeat(models.Model):
+    """When a background process last showed it was alive: the scheduler's tick ("scheduler"),
+    a task worker's loop ("worker"). /healthz reads them; one row per name, overwritten."""
+
+    name = models.CharField(_("name"), max_length=32, primary_key=True)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.at:%Y-%m-%d %H:%M:%S}"

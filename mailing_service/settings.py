@@ -193,7 +193,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` gathers the static files WhiteNoise serves.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # Front-end packages come from npm at setup time (`npm ci`); nothing third-party is committed.
 NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
@@ -323,6 +324,13 @@ PERMISSIONS_POLICY = (
 # A refused form (a stale or missing CSRF token) gets a page of the site, or for htmx a sign-in.
 CSRF_FAILURE_VIEW = "core.views.errors.csrf_failure"
 
+# The production web server (`bin/serve`, gunicorn): worker processes, threads per worker, the
+# address it listens on, and whether it logs every request.
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
+WEB_THREADS = env.int("WEB_THREADS", default=4)
+WEB_BIND = env.str("WEB_BIND", default="127.0.0.1:8000")
+WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", default=False)
+
 MESSAGE_TAGS = {50: "danger", 40: "danger"}
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
@@ -331,17 +339,31 @@ WIDGET_ERROR_CLASS = "is-invalid"
 # Who is mailed a 500's traceback when DEBUG is off (comma-separated addresses; none: nobody).
 ADMINS = env.list("ADMINS", default=[])
 
+# Health and metrics (core.views.health). /healthz fails when the scheduler's last tick, or a
+# task worker's last heartbeat, is older than these many seconds (0: not checked). /metrics
+# answers only requests bearing METRICS_TOKEN (Authorization: Bearer ...); unset, it is off.
+HEALTH_SCHEDULER_MAX_AGE = env.int("HEALTH_SCHEDULER_MAX_AGE", default=180)
+HEALTH_WORKER_MAX_AGE = env.int("HEALTH_WORKER_MAX_AGE", default=180)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 LOG_DIR = VAR_DIR / "log"
+# LOG_FORMAT=json: one JSON object a line, for a log collector; plain: lines for people.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise SettingsError(f"LOG_FORMAT is not valid: expected plain or json, got {LOG_FORMAT!r}.")
 # Errors (a 500's traceback above all) go to stderr whatever DEBUG says, and with DEBUG off to
 # ADMINS by mail when there are some; the app's own messages go to stderr from LOG_LEVEL up.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "core.log_format.JsonLinesFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "errors": {"class": "logging.StreamHandler", "formatter": "plain", "level": "ERROR"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
+        "errors": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "level": "ERROR"},
         "mail_admins": {
             "class": "django.utils.log.AdminEmailHandler",
             "level": "ERROR",

@@ -7,10 +7,12 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from core.forms import SignInForm
-from core.views import accounts
+from core.views import accounts, health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("metrics", health.metrics, name="metrics"),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/check-inbox/", accounts.check_inbox, name="check-inbox"),
     path("accounts/verify/", accounts.verification_resend, name="verification-resend"),

@@ -32,13 +32,16 @@ def tasks_queued() -> list[str]:
     )
 
 
-def start_worker(*arguments: str, env: dict[str, str]) -> subprocess.Popen:
-    """A real `manage.py db_worker` process (with `--batch` it exits once the queue is empty)."""
+def start_worker(
+    *arguments: str, env: dict[str, str], command: str = "db_worker"
+) -> subprocess.Popen:
+    """A real `manage.py db_worker` process (with `--batch` it exits once the queue is empty);
+    `command="run_worker"` for the one that also beats the heartbeat."""
     return subprocess.Popen(
         [
             sys.executable,
             str(settings.BASE_DIR / "manage.py"),
-            "db_worker",
+            command,
             "--no-startup-delay",
             "--no-reload",
             "--interval",

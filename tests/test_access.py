@@ -30,6 +30,9 @@ PUBLIC_URL_NAMES = {
     "logout",
     # The recipient's link in every letter: a signed token instead of a sign-in (test_unsubscribe).
     "unsubscribe",
+    # For load balancers (no secrets) and Prometheus (a bearer token): test_health.
+    "healthz",
+    "metrics",
 }
 
 

@@ -33,8 +33,17 @@ def test_the_dashboard_benchmark_runs_and_prints_its_table():
     lines = output.splitlines()
     header = next(line for line in lines if line.startswith("page"))
     assert header.split() == ["page", "small", "ms", "large", "ms", "ratio", "queries"]
-    for page in ("full page", "poll (every live part)", "runs table, filtered"):
+    for page in (
+        "full page",
+        "poll (every live part)",
+        "poll, nothing changed",
+        "runs table, filtered",
+        "client list",
+    ):
         assert any(line.startswith(page) for line in lines), output
+    assert "server CPU per request, ms: median (10th-90th percentile)" in output
+    assert "full page, 2 users" in output
+    assert "poll, nothing changed, 2 users" in output
 
 
 def test_the_sending_benchmark_runs_and_prints_its_figures(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from core.services import administration
+from core.services import administration, health
 from core.views.lists import MAX_PER_PAGE
 from tests.factories import (
     make_client,
@@ -54,12 +54,16 @@ MALFORMED_BULK = {
 
 @pytest.fixture
 def crawler(client, user):
-    """A signed-in manager who owns one of everything, so every URL has an object to show."""
+    """A signed-in manager who owns one of everything, so every URL has an object to show, on a
+    service whose scheduler and workers are alive."""
     administration.managers_add(user=user)
     other = make_client(owner=user, email="c@example.com", full_name="C")
     message = make_message(owner=user)
     mailing = make_mailing(owner=user, message=message, clients=[other])
     record_run(mailing, {"c@example.com": ("accepted", "250 OK")}, at=timezone.now())
+    # A healthy service, so that /healthz answers 200 (its 503 is a state, not an error).
+    health.heartbeat_beat(health.SCHEDULER)
+    health.heartbeat_beat(health.WORKER)
     client.force_login(user)
     client.raise_request_exception = False  # a 500 is counted, not raised
     objects = {"client": other, "message": message, "mailing": mailing, "user": user}

@@ -4,11 +4,12 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from core import selectors
-from core.models import Attempt, Mailing
+from core.models import Attempt, Delivery, Mailing
 from tests.factories import (
     ACCEPTED,
     FAILED,
@@ -245,10 +246,10 @@ def test_the_number_of_queries_does_not_grow_with_the_history(
         assert user_client.get(url).status_code == 200
 
 
-# Session and user, then: mailings, letters per day and waiting, runs by status, clients,
-# messages, the next runs, one page of runs (its keys, then its rows: the paginator never
-# counts), the mailing filter's choices.
-DASHBOARD_QUERIES = 11
+# Session and user, then: mailings, letters per day and waiting (one statement), runs by status,
+# clients and messages (one), the next runs, one page of runs (its keys, then its rows: the
+# paginator never counts), the mailing filter's choices.
+DASHBOARD_QUERIES = 10
 
 
 def table_rows(html: str) -> list[str]:
@@ -368,3 +369,65 @@ def test_skipped_recipients_count_neither_as_failed_nor_as_waiting(user, user_cl
     assert "0 letters waiting" in html
     # The runs table shows them in a column of their own.
     assert re.search(r">\s*Skipped\s*</th>", html)
+
+
+POLL = {"HX-Trigger": "dashboard-poll"}
+
+
+def test_an_unchanged_poll_answers_304_from_one_query_without_rendering(
+    htmx_client, scripted_runs, django_assert_num_queries
+):
+    first = htmx_client.get("/?status=running", headers=POLL)
+    etag = first["ETag"]
+    assert first.status_code == 200
+    assert "no-cache" in first["Cache-Control"]
+
+    # The session, the user, then the one query of the dashboard's version.
+    with django_assert_num_queries(3):
+        again = htmx_client.get("/?status=running", headers=POLL | {"If-None-Match": etag})
+
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again["ETag"] == etag
+
+
+def test_the_poll_etag_depends_on_the_runs_table_query(htmx_client, scripted_runs):
+    running = htmx_client.get("/?status=running", headers=POLL)["ETag"]
+    failed = htmx_client.get("/?status=failure", headers=POLL)["ETag"]
+
+    assert running != failed
+    assert (
+        htmx_client.get("/?status=failure", headers=POLL | {"If-None-Match": running}).status_code
+        == 200
+    )
+
+
+def test_a_new_run_a_letter_sent_or_a_new_client_changes_the_poll_etag(
+    user, htmx_client, scripted_runs
+):
+    def etag() -> str:
+        return htmx_client.get("/", headers=POLL)["ETag"]
+
+    seen = [etag()]
+    assert etag() == seen[0]
+
+    record_run(
+        scripted_runs["weekly"],
+        {"new@example.com": (FAILED, "550 No such user")},
+        at=timezone.now(),
+    )
+    seen.append(etag())
+    # A letter of the run in progress goes out: only the ledger and its run's counters change.
+    pending = Delivery.objects.filter(owner=user, status=Delivery.Status.PENDING).first()
+    Delivery.objects.filter(pk=pending.pk).update(
+        status=Delivery.Status.ACCEPTED, sent_at=timezone.now() + timedelta(seconds=1)
+    )
+    seen.append(etag())
+    Attempt.objects.filter(pk=pending.attempt_id).update(
+        accepted_count=F("accepted_count") + 1, pending_count=F("pending_count") - 1
+    )
+    seen.append(etag())
+    make_client(owner=user, email="zed@example.com")
+    seen.append(etag())
+
+    assert len(set(seen)) == len(seen)

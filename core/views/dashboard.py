@@ -1,9 +1,12 @@
 """The home page: what the signed-in user's mailings did, what failed and what runs next."""
 
+import hashlib
+
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import formats, timezone
-from django.utils.translation import gettext
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_GET
 
 from core import selectors
@@ -40,6 +43,16 @@ def _chart(days: list[selectors.DayDeliveries]) -> dict:
     }
 
 
+def _poll_etag(request: HttpRequest) -> str:
+    """The poll answer's version: the user's data (one query), the query string (the runs
+    table's filter, sort and page), the language and the local day (the chart's window)."""
+    version = selectors.dashboard_version(user=request.user)
+    key = repr(
+        (version, request.user.pk, request.get_full_path(), get_language(), timezone.localdate())
+    )
+    return '"' + hashlib.blake2b(key.encode(), digest_size=16).hexdigest() + '"'
+
+
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The dashboard of the signed-in user, or one of its live fragments for htmx.
@@ -48,6 +61,15 @@ def home(request: HttpRequest) -> HttpResponse:
     live part, each marked for an out-of-band swap, and the page keeps those that are unchanged.
     """
     user = request.user
+    polled = request.htmx and request.htmx.trigger == POLLER_ID
+    if polled:
+        # The browser revalidates its copy of the last answer (Cache-Control: no-cache): when
+        # nothing changed, 304 and nothing rendered; htmx then gets the copy, and dashboard.js
+        # leaves every unchanged part alone.
+        etag = _poll_etag(request)
+        if not_modified := get_conditional_response(request, etag=etag):
+            not_modified["ETag"] = etag
+            return not_modified
     attempt_filter, table = _attempt_table(request)
     context = {"attempt_filter": attempt_filter, "table": table, "poller_id": POLLER_ID}
     if request.htmx and request.htmx.target == TABLE_ID:
@@ -60,8 +82,13 @@ def home(request: HttpRequest) -> HttpResponse:
         "chart": _chart(figures.days),
         "next_runs": selectors.mailing_next_runs(user=user),
     }
-    if request.htmx and request.htmx.trigger == POLLER_ID:
-        return TemplateResponse(
+    if polled:
+        response = TemplateResponse(
             request, "core/dashboard.html#dashboard-live", context | {"oob": True}
         )
+        response["ETag"] = etag
+        patch_cache_control(response, private=True, no_cache=True)
+        # The full page and the poll share the address: the browser keeps them apart.
+        patch_vary_headers(response, ["HX-Request", "HX-Trigger"])
+        return response
     return TemplateResponse(request, "core/dashboard.html", context)

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from core.models import Attempt, Mailing
-from core.services import sending
+from core.services import health, sending
 
 
 class Command(BaseCommand):
@@ -40,6 +40,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"mailing {mailing}: {refusal}")
                 return
         else:
+            # The scheduler's tick (cron or run_scheduler): /healthz watches that it comes.
+            health.heartbeat_beat(health.SCHEDULER)
             reports = sending.mailings_send_due()
         for report in reports:
             self.stdout.write(
