@@ -21,7 +21,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -266,6 +266,10 @@ _NESTED = {"reply", "error", "reason"}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)([sd])|%d|%%")
 # The separators a run's summary and a stopped run's reason were joined with.
 _SEPARATORS = ("; ", ": ", ", ", " ")
+# How deep joined sentences are looked for (a summary is three), and within how many first
+# characters a split is tried: the engine's own parts come first, a server's reply last.
+_DEPTH = 4
+_SPLIT_WITHIN = 300
 
 
 def legacy_outcome(text: str) -> str:
@@ -277,8 +281,9 @@ def legacy_outcome(text: str) -> str:
     return _encode(found) if isinstance(found, dict) else text
 
 
-def _legacy(text: str):
-    """The outcome node `text` says, or `text` itself."""
+@lru_cache(maxsize=4096)
+def _legacy(text: str, depth: int = 0):
+    """The outcome node `text` says, or `text` itself; joined ones at most `_DEPTH` deep."""
     for code, pattern in _legacy_patterns():
         match = pattern.fullmatch(text)
         if match is None:
@@ -286,33 +291,30 @@ def _legacy(text: str):
         params = {}
         for name, value in match.groupdict().items():
             if name in _NESTED:
-                params[name] = _legacy(value)
+                params[name] = _legacy(value, depth + 1)
             elif value.isdigit():
                 params[name] = int(value)
             else:
                 params[name] = value
         return {"outcome": code, "params": params}
+    # A summary joined of several: split where both sides (or else one) are ours.
     best = None
+    if depth >= _DEPTH:
+        return text
     for separator in _SEPARATORS:
         start = 0
-        while (index := text.find(separator, start)) >= 0:
+        while (index := text.find(separator, start)) >= 0 and start < _SPLIT_WITHIN:
             start = index + 1
             left, right = text[:index], text[index + len(separator) :]
-            found = (_legacy_whole(left), _legacy_whole(right))
+            if separator == " " and not left.endswith("."):
+                continue  # only a stopped run's reason and its count are joined by a space
+            found = (_legacy(left, depth + 1), _legacy(right, depth + 1))
             known = sum(isinstance(part, dict) for part in found)
             if known == 2:
                 return _joined(separator, found)
             if known and best is None:
                 best = _joined(separator, found)
     return best or text
-
-
-def _legacy_whole(text: str):
-    """`text` as one outcome (not split further), or itself."""
-    for _code, pattern in _legacy_patterns():
-        if pattern.fullmatch(text):
-            return _legacy(text)
-    return text
 
 
 def _joined(separator: str, parts) -> dict:
@@ -322,7 +324,8 @@ def _joined(separator: str, parts) -> dict:
 @cache
 def _legacy_patterns() -> tuple:
     """(code, compiled pattern) for every message in every legacy language and plural
-    form; the longest templates first, so that the most specific one matches."""
+    form: those that wrap another sentence (`%(reply)s ...`) first, then the longest, so
+    that the most specific one matches."""
     patterns = {}
     for code, message in MESSAGES.items():
         for language in LEGACY_LANGUAGES:
@@ -330,7 +333,9 @@ def _legacy_patterns() -> tuple:
                 for number in (1, 2, 5, 21) if message.count else (None,):
                     template = str(_template_for(message, number))
                     patterns.setdefault((code, template), (code, _regex(template)))
-    ordered = sorted(patterns.items(), key=lambda item: -len(item[0][1]))
+    ordered = sorted(
+        patterns.items(), key=lambda item: (not item[0][1].startswith("%("), -len(item[0][1]))
+    )
     return tuple(value for _key, value in ordered)
 
 
