@@ -11,6 +11,8 @@ from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.outcomes import outcome_text
+
 
 def time_zone_choices() -> list[tuple[str, str]]:
     """Every IANA time zone this machine knows, by name, for a user or a mailing to pick."""
@@ -443,6 +445,11 @@ class Attempt(models.Model):
         """Open, with no sender, until `resume_at`: nothing happens to it before then."""
         return self.status == self.Status.RUNNING and self.resume_at is not None
 
+    @property
+    def response_text(self) -> str:
+        """`server_response` in the reader's language and time zone (see core.outcomes)."""
+        return outcome_text(self.server_response)
+
 
 class Delivery(models.Model):
     """The ledger line of one recipient in one run: accepted, failed (and why), still pending,
@@ -498,6 +505,11 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email}: {self.status}"
+
+    @property
+    def reply_text(self) -> str:
+        """`reply` in the reader's language and time zone (see core.outcomes)."""
+        return outcome_text(self.reply)
 
 
 class AuditEntry(models.Model):

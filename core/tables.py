@@ -11,6 +11,7 @@ from django_tables2 import A
 from django_tables2.paginators import LazyPaginator
 
 from core.models import Attempt, AuditEntry, Client, Mailing, Message, User
+from core.outcomes import outcome_text
 
 
 class RowActionsColumn(tables.TemplateColumn):
@@ -314,7 +315,8 @@ class AttemptTable(tables.Table):
         return format_html('<span class="badge {}">{}</span>', badge, value)
 
     def render_server_response(self, value) -> str:
-        return value if len(value) <= 120 else value[:119] + "…"
+        text = outcome_text(value)
+        return text if len(text) <= 120 else text[:119] + "…"
 
 
 # --- The manager's tables (core.views.manage): every user, every mailing, the audit log.

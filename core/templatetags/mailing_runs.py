@@ -7,8 +7,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.models import Attempt
+from core.outcomes import outcome_text
 
 register = template.Library()
+
+
+@register.filter
+def outcome(stored: str) -> str:
+    """A stored reply or outcome (see core.outcomes) in the reader's language and time zone;
+    the mail server's own words word for word."""
+    return outcome_text(stored)
 
 
 def _when(moment) -> str:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from core import selectors
 from core.models import Attempt, Delivery, Mailing
+from core.outcomes import outcome_text
 
 # A cell a spreadsheet would run as a formula; server replies come from outside.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -83,7 +84,7 @@ def _ledger_rows(mailing: Mailing) -> Iterator[list[str]]:
                 run_statuses.get(attempt.status, attempt.status),
                 _cell(delivery.email),
                 delivery_statuses.get(delivery.status, delivery.status),
-                _cell(delivery.reply),
+                _cell(outcome_text(delivery.reply)),
                 str(delivery.tries),
                 _local(delivery.sent_at),
             ]

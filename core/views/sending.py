@@ -19,6 +19,7 @@ from django_htmx.http import trigger_client_event
 
 from core import selectors
 from core.models import Attempt, Mailing
+from core.outcomes import outcome_text
 from core.services import scheduling, sending
 from core.views.modal import partial_for
 
@@ -151,7 +152,7 @@ def message_send_test(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(
             request,
             _("The test letter to %(email)s did not go: %(reply)s")
-            % {"email": request.user.email, "reply": result.reply},
+            % {"email": request.user.email, "reply": outcome_text(result.reply)},
         )
 
     if request.htmx:

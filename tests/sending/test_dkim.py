@@ -135,7 +135,7 @@ def test_an_unreadable_key_fails_the_run_once_saying_why(sink, user, settings):
 
     assert sink.messages == []
     attempt = Attempt.objects.get(mailing=mailing)
-    assert "/nonexistent/dkim.pem" in attempt.server_response
+    assert "/nonexistent/dkim.pem" in attempt.response_text
     assert not Delivery.objects.filter(mailing=mailing, status="failed").exists()
 
 

@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from core import checks
 from core.models import Attempt, Client, Delivery, Message
+from core.outcomes import outcome_text
 from core.services import sending
 from core.services.suppression import client_for_token, unsubscribe_url
 from tests.factories import make_clients, make_mailing
@@ -312,7 +313,7 @@ def test_a_run_with_one_unbuildable_letter_still_sends_the_rest(sink, user):
     ]
     failed = Delivery.objects.get(mailing=mailing, status="failed")
     assert failed.email.startswith("a@ü")
-    assert "IDNA" in failed.reply
+    assert "IDNA" in failed.reply_text
     attempt = Attempt.objects.get(mailing=mailing)
     assert (attempt.accepted_count, attempt.failed_count, attempt.pending_count) == (2, 1, 0)
 
@@ -337,8 +338,8 @@ def test_a_message_with_an_unknown_placeholder_fails_its_run_saying_why(sink, us
 
     assert sink.messages == []
     attempt = Attempt.objects.get(mailing=mailing)
-    assert "{{ name }}" in attempt.server_response
-    assert "{{ full_name }}" in attempt.server_response
+    assert "{{ name }}" in attempt.response_text
+    assert "{{ full_name }}" in attempt.response_text
 
 
 # --- Preview and test send -------------------------------------------------------------------
@@ -406,7 +407,7 @@ def test_a_test_send_says_why_it_did_not_go(user, settings):
     result = sending.message_send_test(message=mailing.message, user=user)
 
     assert not result.accepted
-    assert "Cannot connect to the mail server" in result.reply
+    assert "Cannot connect to the mail server" in outcome_text(result.reply)
 
 
 # --- System checks ---------------------------------------------------------------------------

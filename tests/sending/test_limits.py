@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from core.models import Attempt, Delivery, Mailing
+from core.outcomes import outcome_text
 from core.services import sending
 from core.services.sending import claims
 from core.services.sending.quota import day_bounds
@@ -198,11 +199,11 @@ def test_a_run_that_reaches_the_daily_quota_sends_up_to_it_and_leaves_the_rest_p
     assert (report.accepted, report.pending, report.status) == (3, 2, "running")
     assert len(sink.messages) == 3
     attempt = Attempt.objects.get()
-    assert attempt.server_response == reason
+    assert attempt.response_text == reason
     assert attempt.resume_at == day_bounds(timezone.now())[1]
     assert (attempt.resumes, attempt.quota_reserved) == (0, 0)
     pending = Delivery.objects.filter(attempt=attempt, status="pending")
-    assert list(pending.values_list("reply", flat=True)) == [reason, reason]
+    assert [d.reply_text for d in pending] == [reason, reason]
 
     # Before midnight nothing more goes; after it, the rest.
     assert run_due() == "No mailing is due.\n"
@@ -223,7 +224,7 @@ def test_a_users_own_quota_overrides_the_setting(user, sink, settings):
     report = sending.mailing_send_now(mailing=mailing)
 
     assert (report.accepted, report.pending) == (2, 2)
-    assert report.server_response.startswith("Daily quota of 2 letters reached")
+    assert outcome_text(report.server_response).startswith("Daily quota of 2 letters reached")
 
 
 def test_the_quota_counts_letters_already_sent_today_and_not_other_users(user, sink, settings):
@@ -251,7 +252,7 @@ def test_a_quota_run_ends_when_the_mailings_next_run_comes_before_midnight(user,
     report = sending.mailing_send_now(mailing=mailing)
 
     assert (report.status, report.accepted, report.pending) == ("failure", 1, 1)
-    assert report.server_response == (
+    assert outcome_text(report.server_response) == (
         "Daily quota of 1 letter reached; the rest go out with the next run."
     )
 

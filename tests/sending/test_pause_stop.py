@@ -90,8 +90,8 @@ def assert_stopped(attempt: Attempt, sink: SmtpSink, *, reason: str) -> None:
     assert (attempt.resume_at, attempt.lease_expires_at, attempt.quota_reserved) == (None, None, 0)
     assert accepted == len(sink.messages) == attempt.accepted_count
     assert pending.count() == attempt.pending_count == RECIPIENTS - accepted > 0
-    assert set(pending.values_list("reply", flat=True)) == {reason}
-    assert attempt.server_response.startswith(reason)
+    assert {d.reply_text for d in pending} == {reason}
+    assert attempt.response_text.startswith(reason)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -221,7 +221,7 @@ def test_a_run_with_no_sender_is_stopped_at_once(htmx_client, user):
     assert toast(response)["level"] == "success"
     attempt.refresh_from_db()
     assert (attempt.status, attempt.pending_count) == ("stopped", 3)
-    assert attempt.server_response == "Stopped on request. 3 recipients left pending."
+    assert attempt.response_text == "Stopped on request. 3 recipients left pending."
     # A waiting run whose stop request nobody saw ends at the next cron tick.
     other = make_mailing(owner=user, clients=make_clients(owner=user, count=1, first=3))
     waiting = sending.mailing_send_start(mailing=other)

@@ -178,7 +178,7 @@ def test_a_hanging_server_costs_one_timeout_per_tick_and_the_other_mailings_stay
 
     assert elapsed < 2 * SMTP_TIMEOUT
     (tried,) = Attempt.objects.all()
-    assert "No answer from the mail server" in tried.server_response
+    assert "No answer from the mail server" in tried.response_text
     waiting = Mailing.objects.exclude(pk=tried.mailing_id)
     assert {m.pk: m.next_run_at for m in waiting} == {
         pk: at for pk, at in due_at.items() if pk != tried.mailing_id
@@ -269,7 +269,7 @@ def test_an_outage_past_the_next_slot_sends_one_letter_per_recipient_per_slot(us
     assert counts == Counter({f"client{n}@example.com": 1 for n in range(3)})
     first.refresh_from_db()
     assert (first.status, first.accepted_count, first.pending_count) == ("failure", 0, 3)
-    assert first.server_response.startswith("Not sent: the next run")
+    assert first.response_text.startswith("Not sent: the next run")
     second = Attempt.objects.get(slot_at=next_slot)
     assert (second.status, second.accepted_count) == ("success", 3)
 
@@ -315,7 +315,7 @@ def test_a_run_waiting_to_resume_when_the_mailing_ends_is_closed(user, settings)
         assert sink.messages == []
     attempt.refresh_from_db()
     assert (attempt.status, attempt.pending_count) == ("failure", 3)
-    assert attempt.server_response.startswith("Not sent: the mailing ended")
+    assert attempt.response_text.startswith("Not sent: the mailing ended")
 
 
 @pytest.mark.django_db
@@ -375,7 +375,7 @@ def test_a_run_still_going_when_the_next_slot_comes_stops_and_that_slot_sends_on
         assert sender.returncode == 0, output
         first = Attempt.objects.get(mailing=mailing)
         assert first.status == "stopped" and first.pending_count > 0
-        assert first.server_response.startswith("Not sent: the next run")
+        assert first.response_text.startswith("Not sent: the next run")
         sent_first = len(sink.messages)
 
         settings.MAILERS = mailers_for(sink)

@@ -90,7 +90,7 @@ def test_each_client_gets_their_own_message_with_date_message_id_and_utf8(sink, 
     assert {m.mail_from for m in sink.messages} == {"shop@example.com"}
     attempt = Attempt.objects.get(mailing=mailing)
     assert (attempt.status, attempt.accepted_count, attempt.failed_count) == ("success", 3, 0)
-    assert attempt.server_response.startswith("250")
+    assert attempt.response_text.startswith("250")
 
 
 def test_a_long_cyrillic_name_is_folded_into_encoded_words_that_decode_back(sink, user):
@@ -163,7 +163,7 @@ def test_the_ledger_records_when_each_recipient_was_accepted_and_the_reply(sink,
     for delivery in Delivery.objects.filter(mailing=mailing):
         assert delivery.status == "accepted"
         assert delivery.sent_at is not None
-        assert delivery.reply == "250 2.0.0 Message accepted for delivery"
+        assert delivery.reply_text == "250 2.0.0 Message accepted for delivery"
         assert delivery.tries == 1
         assert delivery.owner == user
 
@@ -186,7 +186,7 @@ def test_550_for_one_recipient_is_recorded_and_the_others_still_go_out(faulty, u
     attempt = Attempt.objects.get(mailing=mailing)
     assert attempt.status == "failure"
     assert (attempt.accepted_count, attempt.failed_count, attempt.pending_count) == (4, 1, 0)
-    assert "550 5.1.1 <client1@example.com>" in attempt.server_response
+    assert "550 5.1.1 <client1@example.com>" in attempt.response_text
     assert f"mailing {mailing.pk} attempt {attempt.pk}: failure, sent 4, failed 1, pending 0" in out
 
 
@@ -214,12 +214,12 @@ def test_451_beyond_the_retries_leaves_the_recipient_pending_and_the_run_resumes
     pending = Delivery.objects.get(email="client0@example.com")
     assert (pending.status, pending.tries) == ("pending", settings.EMAIL_RETRIES)
     assert pending.sent_at is None
-    assert pending.reply.startswith("451 4.7.1")
+    assert pending.reply_text.startswith("451 4.7.1")
     attempt = Attempt.objects.get(mailing=mailing)
     assert attempt.status == "running"  # open, with nobody holding it, until the back-off ends
     assert (attempt.accepted_count, attempt.pending_count) == (2, 1)
-    assert "451 4.7.1" in attempt.server_response
-    assert "tried again at" in attempt.server_response
+    assert "451 4.7.1" in attempt.response_text
+    assert "tried again at" in attempt.response_text
     back_off = timedelta(seconds=settings.EMAIL_RESUME_AFTER)
     assert attempt.is_waiting_to_resume
     assert attempt.resume_at > timezone.now() + back_off - timedelta(seconds=10)
@@ -260,7 +260,7 @@ def assert_run_stopped_cleanly(mailing: Mailing, out: str, *, says: str) -> Atte
     assert attempt.lease_token == ""
     assert attempt.is_waiting_to_resume
     assert attempt.resume_at > timezone.now()
-    assert says in attempt.server_response
+    assert says in attempt.response_text
     assert (
         attempt.pending_count == Delivery.objects.filter(mailing=mailing, status="pending").count()
     )
@@ -434,7 +434,7 @@ def test_resumes_are_bounded_then_the_run_fails_with_its_recipients_pending(user
     attempt = Attempt.objects.get(mailing=mailing)
     assert (attempt.status, attempt.resumes, attempt.pending_count) == ("failure", 2, 3)
     assert attempt.finished_at is not None
-    assert "Cannot connect to the mail server" in attempt.server_response
+    assert "Cannot connect to the mail server" in attempt.response_text
 
 
 def test_no_resume_is_set_at_or_after_the_mailings_next_run(user, settings):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import Attempt, Client, Delivery, Mailing
+from core.outcomes import outcome_text
 from core.services import suppression
 from tests.factories import make_clients, make_mailing
 from tests.sending.conftest import mailers_for
@@ -37,10 +38,10 @@ def send_now(mailing: Mailing) -> str:
 
 
 def latest_ledger(mailing: Mailing) -> dict[str, tuple[str, str]]:
-    """email -> (status, reply) of the mailing's latest run."""
+    """email -> (status, reply as the owner reads it) of the mailing's latest run."""
     attempt = Attempt.objects.filter(mailing=mailing).order_by("-pk").first()
     return {
-        email: (status, reply)
+        email: (status, outcome_text(reply))
         for email, status, reply in attempt.deliveries.values_list("email", "status", "reply")
     }
 
@@ -172,7 +173,7 @@ def test_a_client_who_unsubscribed_is_skipped_by_the_next_run_and_the_others_go(
     assert attempt.status == "success"
     assert (attempt.accepted_count, attempt.failed_count, attempt.pending_count) == (2, 0, 0)
     assert attempt.skipped_count == 1
-    assert "1 recipient skipped (unsubscribed or bounced)" in attempt.server_response
+    assert "1 recipient skipped (unsubscribed or bounced)" in attempt.response_text
     assert "success, sent 2, failed 0, pending 0, skipped 1" in out
 
 
@@ -186,7 +187,7 @@ def test_a_run_whose_every_recipient_is_skipped_sends_nothing_and_succeeds(sink,
     assert sink.messages == []
     attempt = Attempt.objects.get(mailing=mailing)
     assert attempt.status == "success"
-    assert attempt.server_response == "2 recipients skipped (unsubscribed or bounced)"
+    assert attempt.response_text == "2 recipients skipped (unsubscribed or bounced)"
     assert (attempt.accepted_count, attempt.pending_count, attempt.skipped_count) == (0, 0, 2)
     assert "success, sent 0, failed 0, pending 0, skipped 2" in out
 
@@ -270,7 +271,7 @@ def test_a_550_to_the_sender_marks_nobody(refusing, user):
     assert not Client.objects.filter(bounced_at__isnull=False).exists()
     attempt = Attempt.objects.get(mailing=mailing)
     assert attempt.pending_count == 2
-    assert "The mail server refused the sender: 550 5.7.1" in attempt.server_response
+    assert "The mail server refused the sender: 550 5.7.1" in attempt.response_text
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ def send_mailings() -> str:
 def assert_stopped_unverified(mailing, out: str, *, says: str) -> None:
     attempt = Attempt.objects.get(mailing=mailing)
     assert attempt.is_waiting_to_resume  # stopped, to resume once the operator fixed it
-    assert attempt.server_response.startswith(
+    assert attempt.response_text.startswith(
         f"The mail server's certificate could not be verified: {says}"
     )
     assert Delivery.objects.filter(mailing=mailing).exclude(status="pending").count() == 0
@@ -147,7 +147,7 @@ def test_an_unreadable_ca_file_stops_the_run_saying_so(server, user, settings, t
 
     attempt = Attempt.objects.get(mailing=mailing)
     assert attempt.is_waiting_to_resume
-    assert "missing.pem (EMAIL_SSL_CAFILE) cannot be read" in attempt.server_response
+    assert "missing.pem (EMAIL_SSL_CAFILE) cannot be read" in attempt.response_text
 
 
 def test_a_plain_connection_logs_no_warning(sink, user, settings, caplog):

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from core.models import Attempt, Mailing
+from core.outcomes import outcome_text
 from core.services import health, sending
 
 
@@ -48,7 +49,11 @@ class Command(BaseCommand):
                 f"mailing {report.mailing_id} attempt {report.attempt_id}: {report.status}, "
                 f"sent {report.accepted}, failed {report.failed}, pending {report.pending}, "
                 f"skipped {report.skipped}"
-                + (f" ({report.server_response})" if report.status != "success" else "")
+                + (
+                    f" ({outcome_text(report.server_response)})"
+                    if report.status != "success"
+                    else ""
+                )
             )
         if not reports and attempt is not None:
             # Another sender holds the run, or it ended: a second start of one run does nothing.

@@ -9,9 +9,9 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.models import Attempt, Client, Delivery, Mailing, Periodicity
+from core.outcomes import said
 from core.services import slots
 from core.services.sending.controls import (
     HELD_BACK,
@@ -153,9 +153,7 @@ def attempts_close_superseded(*, now: datetime, mailing_id: int | None = None) -
         for attempt in candidates:
             mailing = attempt.mailing
             if mailing.end_at < now - LATE_AFTER_END and attempt.slot_at is not None:
-                reason = _("Not sent: the mailing ended at %(time)s.") % {
-                    "time": timezone.localtime(mailing.end_at).strftime("%Y-%m-%d %H:%M")
-                }
+                reason = said("stop.mailing_ended", time=mailing.end_at)
             else:
                 reason = next_slot_reason(mailing.next_run_at)
             if attempt_close_stopped(
@@ -244,18 +242,21 @@ _SUPPRESSED = "({alias}.unsubscribed_at IS NOT NULL OR {alias}.bounced_at IS NOT
 
 
 def _skip_reason_sql(alias: str) -> tuple[str, list[str]]:
-    """SQL for the ledger's reply of a skipped client, in the language of this run, and its
+    """SQL for the ledger's reply of a skipped client, as an outcome (core.outcomes), and its
     parameters: how they unsubscribed, or what the server said when the address bounced."""
-    before, _placeholder, after = _("Bounced earlier: %(reply)s").partition("%(reply)s")
+    # The outcome's JSON around the bounce reply, which the database quotes as a JSON string.
+    before, _placeholder, after = said("skip.bounced", reply="\0").partition('"\\u0000"')
+    quoted = "to_json({}::text)::text" if connection.vendor == "postgresql" else "json_quote({})"
     return (
-        f"CASE WHEN {alias}.unsubscribed_at IS NULL THEN %s || {alias}.bounce_reply || %s "
+        f"CASE WHEN {alias}.unsubscribed_at IS NULL THEN %s || "
+        f"{quoted.format(f'{alias}.bounce_reply')} || %s "
         f"WHEN {alias}.unsubscribe_source = %s THEN %s ELSE %s END",
         [
             before,
             after,
             Client.UnsubscribeSource.ONE_CLICK,
-            _("Unsubscribed (one-click)"),
-            _("Unsubscribed (link)"),
+            said("skip.unsubscribed_one_click"),
+            said("skip.unsubscribed_link"),
         ],
     )
 

@@ -12,11 +12,10 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from core.models import Attempt, Delivery, Mailing
+from core.outcomes import said, said_together
 
 # A run that must not go on, whoever asked.
 HELD_BACK = (
@@ -53,15 +52,13 @@ def stop_reason(
 ) -> str:
     """Why a run ends early (its summary, its pending ledger lines); "" if it may go on."""
     if disabled_at is not None:
-        return _("Stopped: a manager disabled the mailing (%(reason)s).") % {
-            "reason": disabled_reason
-        }
+        return said("stop.disabled", reason=disabled_reason)
     if blocked_at is not None:
-        return _("Stopped: the owner's account is blocked.")
+        return said("stop.blocked")
     if paused_at is not None:
-        return _("Stopped: the mailing was paused.")
+        return said("stop.paused")
     if stop_requested_at is not None:
-        return _("Stopped on request.")
+        return said("stop.requested")
     return ""
 
 
@@ -77,7 +74,7 @@ def attempt_stop_reason(*, attempt_id: int, now: datetime) -> str:
         .first()
     )
     if row is None:
-        return _("Stopped: the run was deleted.")
+        return said("stop.deleted")
     *hold, attempted_at, next_run_at = row
     reason = stop_reason(**dict(zip(_HOLD_ARGUMENTS, hold, strict=True)))
     if not reason and next_run_at is not None and attempted_at < next_run_at <= now:
@@ -87,9 +84,7 @@ def attempt_stop_reason(*, attempt_id: int, now: datetime) -> str:
 
 def next_slot_reason(next_run_at: datetime) -> str:
     """Why a run's pending recipients are not sent for its slot: the next slot came."""
-    return _("Not sent: the next run, at %(time)s, sends to every recipient.") % {
-        "time": timezone.localtime(next_run_at).strftime("%Y-%m-%d %H:%M")
-    }
+    return said("stop.next_run", time=next_run_at)
 
 
 _HOLD_ARGUMENTS = ("stop_requested_at", "paused_at", "disabled_at", "disabled_reason", "blocked_at")
@@ -99,10 +94,7 @@ def stopped_summary(*, reason: str, pending: int) -> str:
     """The server response of a stopped run: why, and how many recipients it left pending."""
     if not pending:
         return reason
-    left = ngettext(
-        "%(count)d recipient left pending.", "%(count)d recipients left pending.", pending
-    ) % {"count": pending}
-    return f"{reason} {left}"
+    return said_together(" ", reason, said("stop.left_pending", count=pending))
 
 
 def attempts_request_stop(*, attempts: QuerySet[Attempt], now: datetime) -> int:

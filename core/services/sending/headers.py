@@ -4,7 +4,7 @@ folded lines. Pure functions: they run once per recipient, so they are written f
 from base64 import b64encode
 from email.utils import formataddr
 
-from django.utils.translation import gettext as _
+from core.outcomes import said
 
 # RFC 5322: no line of a message longer than this many octets, CRLF excluded.
 LINE_LIMIT = 998
@@ -94,15 +94,10 @@ def envelope_address(email: str, *, smtputf8: bool) -> str:
     part as it is (non-ASCII only when the server offers SMTPUTF8). Raises LetterError."""
     local, at, domain = email.rpartition("@")
     if not at or not local or not domain or any(c in email for c in "\r\n<> \t\0"):
-        raise LetterError(_("The address cannot be used for sending."))
+        raise LetterError(said("letter.bad_address"))
     if not local.isascii() and not smtputf8:
-        raise LetterError(
-            _(
-                "The address has non-Latin letters before the @, and the mail server does not "
-                "accept such addresses (no SMTPUTF8)."
-            )
-        )
+        raise LetterError(said("letter.no_smtputf8"))
     ascii_domain = idna_domain(domain)
     if not ascii_domain:
-        raise LetterError(_("The domain of the address cannot be written in ASCII (IDNA)."))
+        raise LetterError(said("letter.no_idna"))
     return f"{local}@{ascii_domain}"

@@ -7,10 +7,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from core.models import Attempt, Delivery, Mailing, User
+from core.outcomes import said, said_together
 from core.services.sending.claims import attempt_recount
 from core.services.sending.controls import attempt_close_stopped, mailing_finish_if_done
 from core.services.sending.quota import daily_quota_of, day_bounds
@@ -88,11 +87,7 @@ def attempt_finish(
         )
         if released and pending:
             held.update(
-                server_response=_(
-                    "The sender was shut down; the next sender goes on with the %(count)d "
-                    "pending recipients."
-                )
-                % {"count": pending},
+                server_response=said("run.released", count=pending),
                 lease_token="",
                 lease_expires_at=timezone.now(),
                 quota_reserved=0,
@@ -114,8 +109,7 @@ def attempt_finish(
             # Left open, with no holder: the first sender after `resume_at` takes it and
             # sends to the pending recipients only.
             held.update(
-                server_response=_("%(reply)s Pending recipients are tried again at %(time)s.")
-                % {"reply": response, "time": timezone.localtime(resume_at).strftime("%H:%M")},
+                server_response=said("run.resumes", reply=response, time=resume_at),
                 lease_token="",
                 lease_expires_at=None,
                 resume_at=resume_at,
@@ -157,17 +151,9 @@ def _wait_for_quota(*, attempt: Attempt, held, counts: tuple[int, int, int, int]
     )
     waits = next_run_at is None or midnight < next_run_at
     if waits:
-        reason = ngettext(
-            "Daily quota of %(quota)d letter reached; the rest go out after midnight.",
-            "Daily quota of %(quota)d letters reached; the rest go out after midnight.",
-            quota,
-        ) % {"quota": quota}
+        reason = said("quota.after_midnight", quota=quota)
     else:
-        reason = ngettext(
-            "Daily quota of %(quota)d letter reached; the rest go out with the next run.",
-            "Daily quota of %(quota)d letters reached; the rest go out with the next run.",
-            quota,
-        ) % {"quota": quota}
+        reason = said("quota.next_run", quota=quota)
     counted = {
         "accepted_count": accepted,
         "failed_count": failed,
@@ -214,18 +200,9 @@ def _resume_at(*, attempt: Attempt, pending: int, now: datetime) -> datetime | N
 
 def _summary(*, attempt: Attempt, accepted: int, failed: int, pending: int, skipped: int) -> str:
     if accepted + failed + pending + skipped == 0:
-        return _("The mailing has no clients to send to.")
+        return said("run.no_clients")
     sent = Delivery.objects.filter(attempt=attempt).exclude(reply="")
-    skipped_part = (
-        ngettext(
-            "%d recipient skipped (unsubscribed or bounced)",
-            "%d recipients skipped (unsubscribed or bounced)",
-            skipped,
-        )
-        % skipped
-        if skipped
-        else ""
-    )
+    skipped_part = said("run.skipped", count=skipped) if skipped else ""
     if failed == 0 and pending == 0:
         last_reply = (
             sent.filter(status=Delivery.Status.ACCEPTED)
@@ -233,22 +210,19 @@ def _summary(*, attempt: Attempt, accepted: int, failed: int, pending: int, skip
             .values_list("reply", flat=True)
             .first()
         )
-        return "; ".join(part for part in (last_reply, skipped_part) if part)
+        return said_together("; ", last_reply, skipped_part)
     parts = []
     if failed:
-        parts.append(ngettext("%d recipient refused", "%d recipients refused", failed) % failed)
+        parts.append(said("run.refused", count=failed))
     if pending:
-        parts.append(
-            ngettext("%d recipient still pending", "%d recipients still pending", pending) % pending
-        )
+        parts.append(said("run.still_pending", count=pending))
     failure_reply = (
         sent.filter(status__in=[Delivery.Status.FAILED, Delivery.Status.PENDING])
         .values_list("reply", flat=True)
         .first()
     )
-    text = ", ".join(parts)
-    text = f"{text}: {failure_reply}" if failure_reply else text
-    return "; ".join(part for part in (text, skipped_part) if part)
+    text = said_together(": ", said_together(", ", *parts), failure_reply)
+    return said_together("; ", text, skipped_part)
 
 
 def _reported(attempt: Attempt) -> RunReport:

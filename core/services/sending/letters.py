@@ -22,6 +22,7 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
+from core.outcomes import said
 from core.services.sending.headers import (
     LINE_LIMIT,
     LetterError,
@@ -120,7 +121,7 @@ class Letter:
         """The placeholder values of a client's letter; LetterError for a deleted client (a
         letter must not go out without a working unsubscribe link)."""
         if client_id is None:
-            raise LetterError(_("The client was deleted before the letter went out."))
+            raise LetterError(said("letter.client_deleted"))
         return recipient_values(
             full_name=name, email=email, unsubscribe_url=self._unsubscribe_url(client_id)
         )

@@ -8,9 +8,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.models import Attempt, Mailing
+from core.outcomes import said
 from core.services.sending.claims import (
     attempt_claim_due,
     attempt_claim_open,
@@ -139,7 +139,7 @@ def attempt_run(*, attempt: Attempt) -> RunReport:
         fatal_reply = sender.send()
     except Exception as error:  # a bug, a letter that cannot be built, a database failure
         logger.exception("Run %s of mailing %s failed", attempt.pk, attempt.mailing_id)
-        fatal_reply = _("The sender failed: %(error)s") % {"error": error}
+        fatal_reply = said("run.sender_failed", error=error)
     report = attempt_finish(
         attempt=attempt,
         fatal_reply=fatal_reply,

@@ -8,7 +8,8 @@ from functools import partial
 
 from django.conf import settings
 from django.core.mail.utils import DNS_NAME
-from django.utils.translation import gettext as _
+
+from core.outcomes import said
 
 logger = logging.getLogger(__name__)
 
@@ -57,20 +58,22 @@ class Session:
                 timeout=self.timeout,
             )
         except smtplib.SMTPConnectError as error:
-            raise refusal(_("The mail server refused the connection: %(reply)s"), error) from None
+            raise refusal("smtp.refused_connection", error) from None
         except (TimeoutError, smtplib.SMTPServerDisconnected) as error:
             if isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
                 raise SessionError(
-                    _("No answer from the mail server at %(server)s within %(seconds)s s.")
-                    % {"server": f"{host}:{port}", "seconds": f"{self.timeout:g}"}
+                    said(
+                        "smtp.no_answer_from",
+                        server=f"{host}:{port}",
+                        seconds=f"{self.timeout:g}",
+                    )
                 ) from None
-            raise SessionError(_("The mail server closed the connection.")) from None
+            raise SessionError(said("smtp.closed")) from None
         except ssl.SSLCertVerificationError as error:
             raise unverified(error) from None
         except OSError as error:
             raise SessionError(
-                _("Cannot connect to the mail server at %(server)s: %(error)s")
-                % {"server": f"{host}:{port}", "error": error}
+                said("smtp.cannot_connect", server=f"{host}:{port}", error=error)
             ) from None
         self.smtp = smtp
         try:
@@ -82,17 +85,13 @@ class Session:
                 self.command(smtp.login, options["username"], options["password"])
         except smtplib.SMTPAuthenticationError as error:
             self.close()
-            raise SessionError(
-                _("The mail server refused the login: %(reply)s") % {"reply": reply_of(error)}
-            ) from None
+            raise SessionError(said("smtp.refused_login", reply=reply_of(error))) from None
         except smtplib.SMTPResponseException as error:
             self.close()
-            raise refusal(_("The mail server refused the session: %(reply)s"), error) from None
+            raise refusal("smtp.refused_session", error) from None
         except smtplib.SMTPException as error:
             self.close()
-            raise SessionError(
-                _("The mail server refused the session: %(error)s") % {"error": error}
-            ) from None
+            raise SessionError(said("smtp.session_failed", error=error)) from None
         self.eight_bit = smtp.has_extn("8bitmime")
         # RFC 6531: only then may an address have a non-ASCII local part (MAIL ... SMTPUTF8).
         self.smtputf8 = smtp.has_extn("smtputf8")
@@ -121,7 +120,7 @@ class Session:
             # smtplib reports a read that timed out as a disconnection.
             if isinstance(error.__context__, TimeoutError):
                 raise self._timed_out() from None
-            raise SessionDropped(_("The mail server closed the connection.")) from None
+            raise SessionDropped(said("smtp.closed")) from None
         except smtplib.SMTPException:
             raise  # a reply the caller reads (refusals, failed login)
         except TimeoutError:
@@ -132,18 +131,13 @@ class Session:
             raise unverified(error) from None
         except OSError as error:
             self.close()
-            raise SessionError(
-                _("The connection to the mail server broke: %(error)s") % {"error": error}
-            ) from None
+            raise SessionError(said("smtp.broke", error=error)) from None
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int):
             return result[0], decode(result[1])
         return result
 
     def _timed_out(self) -> SessionError:
-        return SessionError(
-            _("No answer from the mail server within %(seconds)s s.")
-            % {"seconds": f"{self.timeout:g}"}
-        )
+        return SessionError(said("smtp.no_answer", seconds=f"{self.timeout:g}"))
 
     def close(self) -> None:
         smtp, self.smtp = self.smtp, None
@@ -167,10 +161,7 @@ def tls_context() -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=cafile)
     except (OSError, ssl.SSLError) as error:
-        raise SessionError(
-            _("The CA file %(file)s (EMAIL_SSL_CAFILE) cannot be read: %(error)s.")
-            % {"file": cafile, "error": error}
-        ) from None
+        raise SessionError(said("smtp.cafile", file=cafile, error=error)) from None
     if not settings.EMAIL_SSL_VERIFY:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -190,17 +181,15 @@ def warn_if_unverified(options: dict) -> None:
 
 def unverified(error: ssl.SSLCertVerificationError) -> SessionError:
     reason = (error.verify_message or error.reason or str(error)).rstrip(".")
-    return SessionError(
-        _("The mail server's certificate could not be verified: %(reason)s.") % {"reason": reason}
-    )
+    return SessionError(said("smtp.unverified", reason=reason))
 
 
-def refusal(text: str, error: smtplib.SMTPResponseException) -> SessionError:
-    """The server's refusal `error` told by `text` (whose `%(reply)s` is its reply); a reply
-    without a code is unintelligible."""
+def refusal(code: str, error: smtplib.SMTPResponseException) -> SessionError:
+    """The server's refusal `error` told as outcome `code` (whose `reply` is its reply); a
+    reply without a code is unintelligible."""
     if error.smtp_code == -1:
         return SessionError(unintelligible(error.smtp_error))
-    return SessionError(text % {"reply": reply_of(error)})
+    return SessionError(said(code, reply=reply_of(error)))
 
 
 def reply_of(error: smtplib.SMTPResponseException) -> str:
@@ -209,7 +198,7 @@ def reply_of(error: smtplib.SMTPResponseException) -> str:
 
 
 def unintelligible(reply: bytes | str) -> str:
-    return _("Unintelligible reply from the mail server: %(reply)s") % {"reply": decode(reply)}
+    return said("smtp.unintelligible", reply=decode(reply))
 
 
 def decode(reply: bytes | str) -> str:

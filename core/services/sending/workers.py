@@ -15,9 +15,9 @@ from enum import StrEnum
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.models import Attempt, Client, Delivery
+from core.outcomes import said
 from core.services.sending.claims import deliveries_skip, lease_end
 from core.services.sending.controls import attempt_stop_reason
 from core.services.sending.dkim import dkim_signer
@@ -403,7 +403,7 @@ class RunSender:
     def _lose_lease(self) -> None:
         self.stop.set()
         self.lease_lost = True
-        self.fatal_reply = self.fatal_reply or _("Another sender took this run over.")
+        self.fatal_reply = self.fatal_reply or said("run.taken_over")
 
     # The worker threads: SMTP only, never the database.
 
@@ -524,9 +524,7 @@ class RunSender:
             raise
         except (UnicodeError, ValueError) as error:  # something in this recipient's data
             logger.exception("The letter of delivery %s cannot be built", work.delivery_id)
-            raise LetterError(
-                _("The letter cannot be built for this address: %(error)s") % {"error": error}
-            ) from error
+            raise LetterError(said("letter.unbuildable", error=error)) from error
 
     def _refused(self, session: Session, code: int, reply: str, *, stage: str) -> tuple[str, str]:
         text = f"{code} {reply}"
@@ -537,7 +535,7 @@ class RunSender:
                 return Outcome.DEFERRED, text
             raise SessionError(unintelligible(reply))
         if stage == "MAIL" and code >= 500:
-            raise SessionError(_("The mail server refused the sender: %(reply)s") % {"reply": text})
+            raise SessionError(said("smtp.refused_sender", reply=text))
         if stage != "MESSAGE":
             session.command(session.smtp.rset)
         if code < 500:
