@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from core.models import Attempt, Delivery, Mailing
+from core.models import Attempt, Delivery, Mailing, RunBatch
 
 # A run that must not go on, whoever asked.
 HELD_BACK = (
@@ -182,6 +182,8 @@ def attempt_close_stopped(
     )
     if updated:
         lines.update(reply=reason)
+        # Its batches go with it: a sender still working one stops at its next write.
+        RunBatch.objects.filter(attempt=attempt).delete()
         mailing_finish_if_done(mailing_id=attempt.mailing_id)
     return bool(updated)
 

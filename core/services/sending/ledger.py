@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.models import Attempt, Delivery, Mailing, User
+from core.services.sending.batches import batches_forget
 from core.services.sending.claims import attempt_recount
 from core.services.sending.controls import attempt_close_stopped, mailing_finish_if_done
 from core.services.sending.quota import daily_quota_of, day_bounds
@@ -31,6 +32,8 @@ class RunReport:
     skipped: int = 0
     # The server refused, hung or failed the session: the tick's other runs wait for it.
     server_failed: bool = False
+    # Batches of the run this sender worked (a joiner that found none has nothing to say).
+    batches: int = 0
 
 
 def attempt_finish(
@@ -95,7 +98,6 @@ def attempt_finish(
                 % {"count": pending},
                 lease_token="",
                 lease_expires_at=timezone.now(),
-                quota_reserved=0,
                 accepted_count=accepted,
                 failed_count=failed,
                 pending_count=pending,
@@ -112,8 +114,8 @@ def attempt_finish(
         resume_at = _resume_at(attempt=attempt, pending=pending, now=timezone.now())
         if resume_at is not None:
             # Left open, with no holder: the first sender after `resume_at` takes it and
-            # sends to the pending recipients only.
-            held.update(
+            # sends to the pending recipients only, cut into batches anew.
+            resumes = held.update(
                 server_response=_("%(reply)s Pending recipients are tried again at %(time)s.")
                 % {"reply": response, "time": timezone.localtime(resume_at).strftime("%H:%M")},
                 lease_token="",
@@ -126,6 +128,8 @@ def attempt_finish(
                 pending_count=pending,
                 skipped_count=skipped,
             )
+            if resumes:
+                batches_forget(attempt_id=attempt.pk)
             return _reported(attempt)
         updated = held.update(
             status=Attempt.Status.SUCCESS if success else Attempt.Status.FAILURE,
@@ -139,6 +143,7 @@ def attempt_finish(
             skipped_count=skipped,
         )
         if updated:
+            batches_forget(attempt_id=attempt.pk)
             mailing_finish_if_done(mailing_id=attempt.mailing_id)
     return _reported(attempt)
 
@@ -187,6 +192,7 @@ def _wait_for_quota(*, attempt: Attempt, held, counts: tuple[int, int, int, int]
             **counted,
         )
     if updated:
+        batches_forget(attempt_id=attempt.pk)
         Delivery.objects.filter(attempt=attempt, status=Delivery.Status.PENDING).update(
             reply=reason
         )
