@@ -48,3 +48,13 @@ def test_the_sending_benchmark_runs_and_prints_its_figures(tmp_path):
     assert "ratio 8 / 1 connections:" in output
     assert "heap peak ratio" in output
     assert "load average at the end:" in output
+
+
+def test_the_sharing_benchmark_runs_and_prints_its_figures(tmp_path):
+    output = run_quick("sharing.py", DATABASE_URL=f"sqlite:///{tmp_path / 'bench.sqlite3'}")
+
+    assert "load average at the start:" in output
+    for processes in (1, 2, 4):
+        assert f"   {processes} process(es):" in output
+    assert "ratio 4 / 1 processes:" in output
+    assert "load average at the end:" in output
