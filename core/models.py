@@ -512,6 +512,53 @@ class Delivery(models.Model):
         return outcome_text(self.reply)
 
 
+class RunBatch(models.Model):
+    """A range of a run's ledger that one sender works at a time, under a lease of its own.
+
+    A run's pending recipients are cut into batches of a few hundred when a turn of it starts;
+    any sender process claims a free batch (or one whose lease ran out: its holder died), sends
+    to its pending lines and marks it done, so several processes share one run. Deleting a run's
+    batches takes every batch lease back at once (the run ended, or was closed).
+    """
+
+    attempt = models.ForeignKey(
+        Attempt, verbose_name=_("run"), on_delete=models.CASCADE, related_name="batches"
+    )
+    # The ledger lines of the run with first_id <= id <= last_id.
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    size = models.PositiveIntegerField(default=0)
+    # Who sends it now: a sender writes its results only while its token is still here.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Worked to its end this turn: what it left pending waits for the run's next turn.
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("run batch")
+        verbose_name_plural = _("run batches")
+        indexes = [models.Index(fields=["attempt", "done"], name="runbatch_attempt_done")]
+
+    def __str__(self) -> str:
+        return f"{self.attempt_id} [{self.first_id}..{self.last_id}]"
+
+
+class MailServerRate(models.Model):
+    """The token bucket of one mail server's EMAIL_RATE_LIMIT, shared by every sender process:
+    a sender takes a few letters' tokens at a time under this row's lock."""
+
+    server = models.CharField(max_length=300, unique=True)
+    tokens = models.FloatField(default=0.0)
+    refilled_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("mail server rate")
+        verbose_name_plural = _("mail server rates")
+
+    def __str__(self) -> str:
+        return self.server
+
+
 class AuditEntry(models.Model):
     """One act of a manager (or the admin) on another user's account or mailing, and why.
 

@@ -273,6 +273,12 @@ SENDING_LEASE_SECONDS = env.float("SENDING_LEASE_SECONDS", default=60.0)
 # A mail server that refused, hung or failed a run is left to rest this many seconds: the other
 # mailings due for it stay due and are tried by a tick after that, not each after a timeout.
 EMAIL_SERVER_REST_SECONDS = env.float("EMAIL_SERVER_REST_SECONDS", default=30.0)
+# Letters a minute the mail server takes from this service, shared by every sender process
+# through the database (a token bucket per server); 0: no limit.
+EMAIL_RATE_LIMIT = env.int("EMAIL_RATE_LIMIT", default=0)
+# Tasks enqueued per run that a worker is to send ("send now", a mailing saved while due): each
+# worker that takes one joins the run and works its batches, so N workers send it N times as fast.
+SENDING_WORKERS_PER_RUN = env.int("SENDING_WORKERS_PER_RUN", default=1)
 # Letters a day (since local midnight, TIME_ZONE) one user's runs may send together; a manager
 # can set another number per user. A run that reaches it leaves the rest pending until midnight.
 DAILY_LETTER_QUOTA = env.int("DAILY_LETTER_QUOTA", default=1000)

@@ -18,6 +18,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -42,6 +43,8 @@ class ReceivedMessage:
     encrypted: bool = False
     # The name the client gave in EHLO/HELO (recorded by SmtpSink; not compared).
     helo: str = field(default="", compare=False)
+    # When the server accepted it (time.monotonic(); recorded by SmtpSink; not compared).
+    received_at: float = field(default=0.0, compare=False)
 
 
 class _BackgroundServer:
@@ -117,6 +120,7 @@ class _SinkHandler:
                 content=envelope.content,
                 encrypted=server.transport.get_extra_info("ssl_object") is not None,
                 helo=session.host_name or "",
+                received_at=time.monotonic(),
             )
         )
         return "250 2.0.0 Message accepted for delivery"

@@ -78,4 +78,13 @@ def test_the_import_benchmark_runs_and_prints_its_table():
     assert header.split() == ["rows", "MB", "preview", "s", "commit", "s", "peak", "MB"]
     assert "200 rows: preview {'new': 178, 'duplicate': 20, 'existing': 0, 'invalid': 2}" in output
     assert "added 1780, updated 0, skipped 200, refused 20" in output
+
+
+def test_the_sharing_benchmark_runs_and_prints_its_figures(tmp_path):
+    output = run_quick("sharing.py", DATABASE_URL=f"sqlite:///{tmp_path / 'bench.sqlite3'}")
+
+    assert "load average at the start:" in output
+    for processes in (1, 2, 4):
+        assert f"   {processes} process(es):" in output
+    assert "ratio 4 / 1 processes:" in output
     assert "load average at the end:" in output

@@ -45,6 +45,13 @@ class Command(BaseCommand):
             health.heartbeat_beat(health.SCHEDULER)
             reports = sending.mailings_send_due()
         for report in reports:
+            if report.status == "joined":
+                # A share of a run another sender holds (and reports when it ends it).
+                self.stdout.write(
+                    f"mailing {report.mailing_id}: helped with run {report.attempt_id}, "
+                    f"sent {report.accepted}"
+                )
+                continue
             self.stdout.write(
                 f"mailing {report.mailing_id} attempt {report.attempt_id}: {report.status}, "
                 f"sent {report.accepted}, failed {report.failed}, pending {report.pending}, "

@@ -21,7 +21,10 @@ The modules, in the order a run meets them:
 * `controls`: what holds a run back (a stop request, a paused or disabled mailing, a blocked
   owner) and the one open run a mailing may have;
 * `claims`: opening and claiming runs under a lease;
+* `batches`: a run's ledger in batches under leases of their own, so several sender
+  processes share one run (its holder ends it; the others join);
 * `quota`: the owner's daily letter quota, reserved by runs as they hand out letters;
+* `rate`: EMAIL_RATE_LIMIT, a token bucket per mail server shared by every sender process;
 * `identity`: who the letters say they come from (From, Reply-To, Message-ID domain, EHLO);
 * `letters`: the letter, built once per run and personalised per recipient;
 * `personalisation`: the placeholders of a message, and Markdown to sanitised HTML;

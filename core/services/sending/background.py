@@ -6,6 +6,7 @@ all. Any number of workers, on any number of hosts sharing the database, take th
 run they start is claimed under its lease as always, so a task run twice sends nothing twice.
 """
 
+from django.conf import settings
 from django.tasks import task
 
 from core.services.sending.runs import mailings_send_due
@@ -24,8 +25,14 @@ def attempt_send_task(attempt_id: int) -> int:
 
 
 def mailing_send_enqueue(*, mailing_id: int | None = None, attempt_id: int | None = None) -> None:
-    """Have a worker send a mailing saved while due, or the run "send now" opened."""
-    if attempt_id is not None:
-        attempt_send_task.enqueue(attempt_id)
-    else:
-        mailing_send_due_task.enqueue(mailing_id)
+    """Have a worker send a mailing saved while due, or the run "send now" opened.
+
+    SENDING_WORKERS_PER_RUN tasks: the worker that takes the first holds the run, those that
+    take the others join it and work its batches alongside (one that comes late finds nothing
+    left and ends at once).
+    """
+    for _share in range(max(1, settings.SENDING_WORKERS_PER_RUN)):
+        if attempt_id is not None:
+            attempt_send_task.enqueue(attempt_id)
+        else:
+            mailing_send_due_task.enqueue(mailing_id)

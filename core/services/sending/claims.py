@@ -13,6 +13,7 @@ from django.utils import timezone
 from core.models import Attempt, Client, Delivery, Mailing, Periodicity
 from core.outcomes import said
 from core.services import slots
+from core.services.sending.batches import batches_cut
 from core.services.sending.controls import (
     HELD_BACK,
     MAILING_HELD_BACK,
@@ -64,13 +65,15 @@ def attempt_claim_open(
 
 
 def _lease_take(attempt: Attempt) -> None:
-    """Make this sender the run's only holder, until it stops renewing the lease."""
+    """Make this sender the run's only holder, until it stops renewing the lease; a turn that
+    starts (the run opens or resumes) has its ledger cut into batches for any sender."""
     attempt.lease_token = secrets.token_hex(16)
     attempt.lease_expires_at = lease_end(timezone.now())
     attempt.resume_at = None
     # `quota_reserved` stays: an earlier holder that is not dead after all may still send
     # what it reserved. It is cleared when the run ends its turn.
     attempt.save(update_fields=["lease_token", "lease_expires_at", "resume_at"])
+    batches_cut(attempt=attempt)
 
 
 # How late the last slot (at or before the end, which is inclusive) may still go out: a cron

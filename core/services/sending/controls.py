@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from core.models import Attempt, Delivery, Mailing
+from core.models import Attempt, Delivery, Mailing, RunBatch
 from core.outcomes import said, said_together
 
 # A run that must not go on, whoever asked.
@@ -174,6 +174,8 @@ def attempt_close_stopped(
     )
     if updated:
         lines.update(reply=reason)
+        # Its batches go with it: a sender still working one stops at its next write.
+        RunBatch.objects.filter(attempt=attempt).delete()
         mailing_finish_if_done(mailing_id=attempt.mailing_id)
     return bool(updated)
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.models import Attempt, Delivery, Mailing, User
 from core.outcomes import said, said_together
+from core.services.sending.batches import batches_forget
 from core.services.sending.claims import attempt_recount
 from core.services.sending.controls import attempt_close_stopped, mailing_finish_if_done
 from core.services.sending.quota import daily_quota_of, day_bounds
@@ -30,6 +31,8 @@ class RunReport:
     skipped: int = 0
     # The server refused, hung or failed the session: the tick's other runs wait for it.
     server_failed: bool = False
+    # Batches of the run this sender worked (a joiner that found none has nothing to say).
+    batches: int = 0
 
 
 def attempt_finish(
@@ -90,7 +93,6 @@ def attempt_finish(
                 server_response=said("run.released", count=pending),
                 lease_token="",
                 lease_expires_at=timezone.now(),
-                quota_reserved=0,
                 accepted_count=accepted,
                 failed_count=failed,
                 pending_count=pending,
@@ -107,8 +109,8 @@ def attempt_finish(
         resume_at = _resume_at(attempt=attempt, pending=pending, now=timezone.now())
         if resume_at is not None:
             # Left open, with no holder: the first sender after `resume_at` takes it and
-            # sends to the pending recipients only.
-            held.update(
+            # sends to the pending recipients only, cut into batches anew.
+            resumes = held.update(
                 server_response=said("run.resumes", reply=response, time=resume_at),
                 lease_token="",
                 lease_expires_at=None,
@@ -120,6 +122,8 @@ def attempt_finish(
                 pending_count=pending,
                 skipped_count=skipped,
             )
+            if resumes:
+                batches_forget(attempt_id=attempt.pk)
             return _reported(attempt)
         updated = held.update(
             status=Attempt.Status.SUCCESS if success else Attempt.Status.FAILURE,
@@ -133,6 +137,7 @@ def attempt_finish(
             skipped_count=skipped,
         )
         if updated:
+            batches_forget(attempt_id=attempt.pk)
             mailing_finish_if_done(mailing_id=attempt.mailing_id)
     return _reported(attempt)
 
@@ -173,6 +178,7 @@ def _wait_for_quota(*, attempt: Attempt, held, counts: tuple[int, int, int, int]
             **counted,
         )
     if updated:
+        batches_forget(attempt_id=attempt.pk)
         Delivery.objects.filter(attempt=attempt, status=Delivery.Status.PENDING).update(
             reply=reason
         )

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Sum
+from django.db.models.functions import Greatest
 
 from core.models import Attempt, Delivery, User
 
@@ -66,6 +67,7 @@ def quota_reserve(
         ) - returned
         granted = max(0, min(want, daily_quota_of(owner) - accepted - reserved))
         updated = Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.RUNNING).update(
-            quota_reserved=F("quota_reserved") - returned + granted
+            # Never below zero, whatever ended the run's turn meanwhile and cleared it.
+            quota_reserved=Greatest(F("quota_reserved") - returned, 0) + granted
         )
     return granted if updated else None

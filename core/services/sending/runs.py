@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.models import Attempt, Mailing
 from core.outcomes import said
+from core.services.sending.batches import attempt_join
 from core.services.sending.claims import (
     attempt_claim_due,
     attempt_claim_open,
@@ -47,10 +48,11 @@ def server_resting() -> bool:
 def mailings_send_due(
     *, now: datetime | None = None, mailing_id: int | None = None, attempt_id: int | None = None
 ) -> list[RunReport]:
-    """Take up open runs without a live sender, then run every mailing that is due; one report each.
+    """Take up open runs without a live sender, then run every mailing that is due, then help
+    with the open runs other senders hold that have batches nobody works; one report each.
 
-    `mailing_id` limits both to one mailing, `attempt_id` to one opened run. A failing run
-    never stops the others.
+    `mailing_id` limits all three to one mailing, `attempt_id` to one opened run. A failing
+    run never stops the others.
     """
     now = now or timezone.now()
     # Runs asked to stop that nobody sends (waiting to resume, or never taken) end here, and
@@ -67,16 +69,27 @@ def mailings_send_due(
             )
             if attempt is None and attempt_id is None:
                 attempt = attempt_claim_due(now=now, mailing_id=mailing_id)
+            joined = False
+            if attempt is None:
+                # Another sender holds the run; its batches are anyone's.
+                attempt = attempt_join(
+                    now=timezone.now(),
+                    mailing_id=mailing_id,
+                    attempt_id=attempt_id,
+                    exclude=seen_attempts,
+                )
+                joined = True
             if attempt is None:
                 break
             seen_attempts.add(attempt.pk)
-            report = attempt_run(attempt=attempt)
+            report = attempt_run(attempt=attempt, joined=joined)
             if report.server_failed:
                 # The other mailings due for this server stay due, not each waiting for
                 # the server's timeout: a later tick tries them (see `server_rest`).
                 server_failed = True
                 server_rest()
-            reports.append(report)
+            if report.status != "joined" or report.batches:
+                reports.append(report)
     return reports
 
 
@@ -129,17 +142,32 @@ def mailing_send_start(*, mailing: Mailing, now: datetime | None = None) -> Atte
     return attempt
 
 
-def attempt_run(*, attempt: Attempt) -> RunReport:
-    """Send to the pending recipients of a claimed run and close it; never raises for SMTP."""
+def attempt_run(*, attempt: Attempt, joined: bool = False) -> RunReport:
+    """Send to the pending recipients of a claimed run and close it; never raises for SMTP.
+
+    `joined`: the run is another sender's; this one only works batches of it, and ends it only
+    if its holder is gone by then (see `batches`).
+    """
     sender = None
     try:
         if shutdown_requested():  # claimed, then asked to stop: the next sender takes it
+            if joined:
+                return replace(run_report(attempt), status="joined", accepted=0)
             return attempt_finish(attempt=attempt, fatal_reply="", released=True)
-        sender = RunSender(attempt=attempt)
+        sender = RunSender(attempt=attempt, holds_run=not joined)
         fatal_reply = sender.send()
     except Exception as error:  # a bug, a letter that cannot be built, a database failure
         logger.exception("Run %s of mailing %s failed", attempt.pk, attempt.mailing_id)
         fatal_reply = said("run.sender_failed", error=error)
+    if joined and (sender is None or not sender.holds_run):
+        # Its holder ends the run; this sender says what it sent of it.
+        return replace(
+            run_report(attempt),
+            status="joined",
+            accepted=sender.accepted_here if sender is not None else 0,
+            batches=sender.batches_worked if sender is not None else 0,
+            server_failed=sender is not None and sender.server_failed,
+        )
     report = attempt_finish(
         attempt=attempt,
         fatal_reply=fatal_reply,

@@ -10,21 +10,24 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.models import Attempt, Client, Delivery
+from core.models import Attempt, Client, Delivery, RunBatch
 from core.outcomes import said
-from core.services.sending.claims import deliveries_skip, lease_end
+from core.services.sending.batches import batch_claim, batches_held_by_others
+from core.services.sending.claims import attempt_claim_open, deliveries_skip, lease_end
 from core.services.sending.controls import attempt_stop_reason
 from core.services.sending.dkim import dkim_signer
 from core.services.sending.headers import LetterError
 from core.services.sending.identity import sender_identity_of
 from core.services.sending.letters import Letter, RenderedLetter
 from core.services.sending.quota import quota_reserve
+from core.services.sending.rate import rate_take
 from core.services.sending.shutdown import shutdown_requested
 from core.services.sending.smtp import (
     Session,
@@ -78,10 +81,19 @@ class Result:
 
 
 class RunSender:
-    """One run of a claimed attempt: feeds the SMTP workers and writes the ledger."""
+    """One sender of a run: claims its batches one after another, feeds the SMTP workers and
+    writes the ledger.
 
-    def __init__(self, *, attempt: Attempt) -> None:
+    The run's holder (`holds_run`: it claimed the run's lease) ends the run once no batch is
+    free and no other sender works one; a joiner only works batches (see `batches`).
+    """
+
+    def __init__(self, *, attempt: Attempt, holds_run: bool = True) -> None:
         self.attempt = attempt
+        self.holds_run = holds_run
+        # The batch this sender works now, under its own lease.
+        self.batch: RunBatch | None = None
+        self.workers: list[threading.Thread] = []
         mailing = attempt.mailing
         self.identity = sender_identity_of(user_id=mailing.owner_id)
         # A key that cannot be read, or a message whose placeholders are wrong, fails the run
@@ -105,6 +117,9 @@ class RunSender:
         self.lease_renewed_at = time.monotonic()
         self.progress_interval = min(0.5, self.lease_seconds / 4)
         self.unsaved_accepted = self.unsaved_failed = self.unsaved_skipped = 0
+        # Letters of the run this sender had accepted (a joiner's report).
+        self.accepted_here = 0
+        self.batches_worked = 0
         # Why the run was asked to stop (the owner, a pause, a manager): it ends as stopped.
         self.stop_reason = ""
         self.hold_checked_at = -float("inf")
@@ -128,84 +143,182 @@ class RunSender:
         self.server_lock = threading.Lock()
         self.server_pause_until = 0.0
         self.server_421s = 0
+        # EMAIL_RATE_LIMIT: letters this sender may still hand out, taken from the server's
+        # bucket shared by every sender (core.services.sending.rate), and until when
+        # (time.monotonic) the bucket is empty.
+        self.rate_limit = max(0, int(getattr(settings, "EMAIL_RATE_LIMIT", 0) or 0))
+        self.rate_server = f"{options.get('host', '')}:{options.get('port', '')}"
+        self.rate_tokens = 0
+        self.rate_wait_until = 0.0
+        # Quota reserved a few hundred letters at a time: its transaction (a row lock and two
+        # counts) per 8 letters cost a third of a run's time. A sender holds at most this many
+        # letters of its owner's day unsent, and gives back what it did not use after each batch.
+        self.reserve_batch = max(8 * self.concurrency, _RESERVE_LETTERS)
 
     # The main thread.
 
     def send(self) -> str:
-        """Send until no recipient is left to try now; return the reason the run stopped, if any."""
+        """Send batch after batch until none is left to work now; return the reason the run
+        stopped, if any. The holder then waits for the other senders' batches to end."""
         warn_if_unverified(self.options)
-        pending = self._pending()
-        first = next(pending, None)
-        if first is None:
-            return ""
-        pending = _chain(first, pending)
-        workers = [
-            threading.Thread(target=self._worker, name=f"smtp-{n}", daemon=True)
-            for n in range(min(self.concurrency, max(1, self.attempt.pending_count or 1)))
-        ]
-        for worker in workers:
-            worker.start()
-        retries: list[tuple[float, int, Work]] = []
-        outstanding = 0
-        capacity = 2 * len(workers)
-        # Quota reserved a few hundred letters at a time: its transaction (a row lock and two
-        # counts) per 8 letters cost a third of a run's time. A run holds at most this many
-        # letters of its owner's day unsent, and gives back what it did not use when it ends.
-        self.reserve_batch = max(4 * capacity, _RESERVE_LETTERS)
-        exhausted = False
         try:
-            while True:
-                self._check_hold()
-                if shutdown_requested() and not self.shutting_down:
-                    self.shutting_down = True
-                    self.stop.set()
-                while not self.stop.is_set() and outstanding < capacity:
-                    retry_due = bool(retries) and retries[0][0] <= time.monotonic()
-                    if exhausted and not retry_due:
-                        break
-                    # Every letter handed out, a retry too, holds one letter of the quota.
-                    if self.allowance == 0 and not self._reserve(
-                        outstanding=outstanding, retrying=len(retries)
-                    ):
-                        break
-                    if retry_due:
-                        work = heapq.heappop(retries)[2]
-                    elif (work := next(pending, None)) is None:
-                        exhausted = True
-                        break
-                    else:
-                        self.untried_left -= 1
-                    self.work.put(work)
-                    outstanding += 1
-                    self.allowance -= 1
-                if outstanding == 0 and (self.stop.is_set() or not retries):
-                    break
-                # Wakes at least every progress interval, to see a stop request in time.
-                wait = min(self.lease_seconds / 4, self.progress_interval)
-                if retries:
-                    wait = min(wait, max(0.001, retries[0][0] - time.monotonic()))
-                try:
-                    batch = [self.results.get(timeout=wait)]
-                except queue.Empty:
-                    self._renew_lease()
-                    continue
-                while True:
-                    try:
-                        batch.append(self.results.get_nowait())
-                    except queue.Empty:
-                        break
-                outstanding -= len(batch)
-                self._record(batch)
-                for result in batch:
-                    if result.outcome == Outcome.DEFERRED and result.work.tries < self.max_tries:
-                        due = time.monotonic() + self.retry_delay * 2 ** (result.work.tries - 1)
-                        heapq.heappush(retries, (due, result.work.delivery_id, result.work))
+            while (batch := self._next_batch()) is not None:
+                self._send_batch(batch)
         finally:
             self.stop.set()
-            for _worker in workers:
+            for _worker in self.workers:
                 self.work.put(None)
-            self._finish_workers(workers)
+            self._finish_workers(self.workers)
+            self._batch_release(done=False)
+        if self.holds_run and not (self.lease_lost or self.shutting_down):
+            self._wait_for_others()
         return self.fatal_reply
+
+    def _next_batch(self) -> RunBatch | None:
+        """Claim the run's next free batch; None when this sender is done with the run.
+
+        With no batch free, the holder waits while other senders work theirs (one of them may
+        die, and its batch come free), then ends the run; a joiner leaves, unless the holder is
+        gone: then it takes the run over, to end it.
+        """
+        while not self.stop.is_set():
+            self._check_hold()
+            if shutdown_requested() and not self.shutting_down:
+                self.shutting_down = True
+                self.stop.set()
+            if self.stop.is_set():
+                break
+            now = timezone.now()
+            batch = batch_claim(attempt_id=self.attempt.pk, now=now, lease_until=lease_end(now))
+            if batch is not None:
+                self.batch = batch
+                self.untried_left = batch.size
+                self.batches_worked += 1
+                return batch
+            if not self.holds_run:
+                claimed = attempt_claim_open(now=now, attempt_id=self.attempt.pk)
+                if claimed is None:
+                    return None
+                self.attempt.lease_token = claimed.lease_token
+                self.holds_run = True
+                continue
+            if not batches_held_by_others(attempt_id=self.attempt.pk, now=now):
+                return None
+            self._idle()
+        return None
+
+    def _wait_for_others(self) -> None:
+        """The holder, done with its own batches: wait until no other sender works one of the
+        run's (they see a stop, a pause or the quota too), renewing the run's lease."""
+        while batches_held_by_others(attempt_id=self.attempt.pk, now=timezone.now()):
+            self._idle()
+            if self.lease_lost:
+                return
+
+    def _idle(self) -> None:
+        """A progress interval with nothing to send: keep the leases and see a stop request."""
+        time.sleep(self.progress_interval)
+        self._renew_lease()
+        if not self.stop.is_set():
+            self._check_hold()
+
+    def _send_batch(self, batch: RunBatch) -> None:
+        """Send to the pending recipients of the claimed batch, retries included, and mark it
+        done; a batch left by a stop is given back in `send`."""
+        pending = self._pending(batch)
+        first = next(pending, None)
+        if first is None:
+            self._batch_release(done=True)
+            return
+        pending = _chain(first, pending)
+        if not self.workers:
+            self.workers = [
+                threading.Thread(target=self._worker, name=f"smtp-{n}", daemon=True)
+                for n in range(min(self.concurrency, max(1, self.attempt.pending_count or 1)))
+            ]
+            for worker in self.workers:
+                worker.start()
+        retries: list[tuple[float, int, Work]] = []
+        outstanding = 0
+        capacity = 2 * len(self.workers)
+        exhausted = False
+        while True:
+            self._check_hold()
+            if shutdown_requested() and not self.shutting_down:
+                self.shutting_down = True
+                self.stop.set()
+            while not self.stop.is_set() and outstanding < capacity:
+                retry_due = bool(retries) and retries[0][0] <= time.monotonic()
+                if exhausted and not retry_due:
+                    break
+                # Every letter handed out, a retry too, holds one letter of the quota.
+                if self.allowance == 0 and not self._reserve(
+                    outstanding=outstanding, retrying=len(retries)
+                ):
+                    break
+                if self.rate_limit and self.rate_tokens == 0 and not self._take_rate():
+                    break
+                if retry_due:
+                    work = heapq.heappop(retries)[2]
+                elif (work := next(pending, None)) is None:
+                    exhausted = True
+                    break
+                else:
+                    self.untried_left -= 1
+                self.work.put(work)
+                outstanding += 1
+                self.allowance -= 1
+                if self.rate_limit:
+                    self.rate_tokens -= 1
+            if outstanding == 0 and (self.stop.is_set() or (exhausted and not retries)):
+                break
+            # Wakes at least every progress interval, to see a stop request in time.
+            wait = min(self.lease_seconds / 4, self.progress_interval)
+            if retries:
+                wait = min(wait, max(0.001, retries[0][0] - time.monotonic()))
+            if self.rate_limit and self.rate_tokens == 0:
+                wait = min(wait, max(0.001, self.rate_wait_until - time.monotonic()))
+            try:
+                results = [self.results.get(timeout=wait)]
+            except queue.Empty:
+                self._renew_lease()
+                continue
+            while True:
+                try:
+                    results.append(self.results.get_nowait())
+                except queue.Empty:
+                    break
+            outstanding -= len(results)
+            self._record(results)
+            for result in results:
+                if result.outcome == Outcome.DEFERRED and result.work.tries < self.max_tries:
+                    due = time.monotonic() + self.retry_delay * 2 ** (result.work.tries - 1)
+                    heapq.heappush(retries, (due, result.work.delivery_id, result.work))
+        if not self.stop.is_set():
+            self._batch_release(done=True)
+
+    def _take_rate(self) -> bool:
+        """Take the next block of the mail server's EMAIL_RATE_LIMIT; False while it is empty."""
+        if time.monotonic() < self.rate_wait_until:
+            return False
+        granted, wait = rate_take(
+            server=self.rate_server, per_minute=self.rate_limit, now=timezone.now()
+        )
+        self.rate_tokens += granted
+        self.rate_wait_until = time.monotonic() + wait
+        return granted > 0
+
+    def _batch_release(self, *, done: bool) -> None:
+        """Give the batch back (done, or for another sender to finish) with this sender's
+        counts and unused quota, in one transaction; nothing if it holds none."""
+        batch, self.batch = self.batch, None
+        if batch is None:
+            return
+        with transaction.atomic():
+            self._write_progress(lease_until=None)
+            RunBatch.objects.filter(pk=batch.pk, lease_token=batch.lease_token).update(
+                lease_token="", lease_expires_at=timezone.now(), done=done
+            )
 
     def _finish_workers(self, workers: list[threading.Thread]) -> None:
         """Record the letters still in flight as they come back, until every worker is done.
@@ -236,13 +349,16 @@ class RunSender:
                     break
             self._record(batch)
 
-    def _pending(self) -> Iterator[Work]:
-        """The run's pending recipients, streamed in id order a batch at a time."""
-        last_id = 0
+    def _pending(self, batch: RunBatch) -> Iterator[Work]:
+        """The batch's pending recipients, streamed in id order a fetch at a time."""
+        last_id = batch.first_id - 1
         while True:
             rows = list(
                 Delivery.objects.filter(
-                    attempt_id=self.attempt.pk, status=Delivery.Status.PENDING, id__gt=last_id
+                    attempt_id=self.attempt.pk,
+                    status=Delivery.Status.PENDING,
+                    id__gt=last_id,
+                    id__lte=batch.last_id,
                 )
                 .order_by("id")
                 .values_list(
@@ -295,6 +411,7 @@ class RunSender:
             tried.append((status, result.reply[:_REPLY_LIMIT], sent_at, result.work.delivery_id))
         self.unsaved_accepted += accepted
         self.unsaved_failed += failed
+        self.accepted_here += accepted
         # Each result, whatever it was, gives back the letter its hand-out reserved; an
         # accepted one is in the ledger from this transaction on.
         self.unreturned += len(batch)
@@ -320,38 +437,69 @@ class RunSender:
                         "WHERE id = %s) AND email = %s AND bounced_at IS NULL",
                         bounced,
                     )
-                if not progress_due:
-                    return
-                accepted, failed = self.unsaved_accepted, self.unsaved_failed
-                skipped, returned = self.unsaved_skipped, self.unreturned
-                self.unsaved_accepted = self.unsaved_failed = self.unsaved_skipped = 0
-                self.unreturned = 0
-                cursor.execute(
-                    f"UPDATE {Attempt._meta.db_table} "  # noqa: S608 - model table name
-                    "SET accepted_count = accepted_count + %s, "
-                    "failed_count = failed_count + %s, "
-                    "skipped_count = skipped_count + %s, "
-                    "pending_count = pending_count - %s, lease_expires_at = %s, "
-                    "quota_reserved = quota_reserved - %s "
-                    "WHERE id = %s AND lease_token = %s",
-                    [
-                        accepted,
-                        failed,
-                        skipped,
-                        accepted + failed + skipped,
-                        lease_end(now),
-                        returned,
-                        self.attempt.pk,
-                        self.attempt.lease_token,
-                    ],
-                )
-                if cursor.rowcount == 0:
-                    # Another sender took the run over (this one stalled past its lease).
-                    self._lose_lease()
-            self.lease_renewed_at = time.monotonic()
+                if progress_due:
+                    self._write_progress(lease_until=lease_end(now))
         finally:
             for result in batch:
                 result.recorded.set()
+
+    def _write_progress(self, *, lease_until: datetime | None) -> None:
+        """Add this sender's unwritten counts to the run, give back the quota of the results it
+        recorded, and renew its leases until `lease_until`; with None, give back its unused
+        quota too and renew nothing (it is letting its batch go). Inside a transaction.
+
+        The holder writes while it holds the run's lease, a joiner while the run is open;
+        either finding neither stops (another sender took the run over, or it ended). The
+        counts are the live figures of the run page; its ending counts the ledger itself.
+        """
+        accepted, failed = self.unsaved_accepted, self.unsaved_failed
+        skipped, returned = self.unsaved_skipped, self.unreturned
+        if lease_until is None:
+            returned += self.allowance
+            self.allowance = 0
+            if not (accepted or failed or skipped or returned):
+                return
+        self.unsaved_accepted = self.unsaved_failed = self.unsaved_skipped = 0
+        self.unreturned = 0
+        renews_run = self.holds_run and lease_until is not None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Attempt._meta.db_table} "  # noqa: S608 - model table name
+                "SET accepted_count = accepted_count + %s, "
+                "failed_count = failed_count + %s, "
+                "skipped_count = skipped_count + %s, "
+                "pending_count = pending_count - %s, "
+                # Never below zero, whatever ended the run meanwhile and cleared it.
+                "quota_reserved = CASE WHEN quota_reserved > %s THEN quota_reserved - %s "
+                "ELSE 0 END"
+                + (", lease_expires_at = %s" if renews_run else "")
+                + " WHERE id = %s AND status = %s"
+                + (" AND lease_token = %s" if self.holds_run else ""),
+                [
+                    accepted,
+                    failed,
+                    skipped,
+                    accepted + failed + skipped,
+                    returned,
+                    returned,
+                    *([lease_until] if renews_run else []),
+                    self.attempt.pk,
+                    Attempt.Status.RUNNING,
+                    *([self.attempt.lease_token] if self.holds_run else []),
+                ],
+            )
+            if cursor.rowcount == 0:
+                # Another sender took the run over (this one stalled past its lease), or
+                # it ended.
+                self._lose_lease()
+            if lease_until is not None and self.batch is not None:
+                renewed = RunBatch.objects.filter(
+                    pk=self.batch.pk, lease_token=self.batch.lease_token
+                ).update(lease_expires_at=lease_until)
+                if not renewed:  # the batch was taken over, or the run's turn is over
+                    self._lose_lease()
+        if lease_until is not None:
+            self.lease_renewed_at = time.monotonic()
 
     def _check_hold(self) -> None:
         """Stop the run, at most every progress interval, if it was asked to: a stop request,
@@ -388,17 +536,12 @@ class RunSender:
         return granted > 0
 
     def _renew_lease(self) -> None:
+        """Renew the leases this sender holds (its batch, the run if it holds it), at most four
+        times a lease, with whatever counts it has not written yet."""
         if time.monotonic() - self.lease_renewed_at < self.lease_seconds / 4:
             return
         with transaction.atomic():
-            renewed = Attempt.objects.filter(
-                pk=self.attempt.pk,
-                lease_token=self.attempt.lease_token,
-                status=Attempt.Status.RUNNING,
-            ).update(lease_expires_at=lease_end(timezone.now()))
-        if not renewed:
-            self._lose_lease()
-        self.lease_renewed_at = time.monotonic()
+            self._write_progress(lease_until=lease_end(timezone.now()))
 
     def _lose_lease(self) -> None:
         self.stop.set()
