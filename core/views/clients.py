@@ -243,9 +243,8 @@ def client_export(request: HttpRequest) -> HttpResponse:
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     else:
-        delimiter = ";" if request.GET.get("delimiter") == "semicolon" else ","
         response = StreamingHttpResponse(
-            exports.client_csv_lines(clients, delimiter=delimiter),
+            exports.client_csv_lines(clients, delimiter=exports.csv_delimiter(request.GET)),
             content_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
