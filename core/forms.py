@@ -438,6 +438,26 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(attrs, format="%Y-%m-%dT%H:%M")
 
 
+class ScheduleDateTimeField(forms.DateTimeField):
+    """A date and time of a schedule, in the years a mailing can really be sent in.
+
+    Year 1 or 9999 parse, but the time zone or the next slot moves them past what a datetime
+    holds (an OverflowError deep in a query): they are this field's error instead.
+    """
+
+    FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is not None and not self.FIRST_YEAR <= moment.year <= self.LAST_YEAR:
+            raise forms.ValidationError(
+                _("Enter a date between the years %(first)d and %(last)d."),
+                code="out_of_range",
+                params={"first": self.FIRST_YEAR, "last": self.LAST_YEAR},
+            )
+        return moment
+
+
 def next_five_minutes(moment: datetime) -> datetime:
     """`moment` rounded up to the next whole five minutes of the active zone's clock."""
     local = timezone.localtime(moment).replace(second=0, microsecond=0)
@@ -479,7 +499,12 @@ class MailingForm(OwnedModelForm):
             "tags": _("Every client carrying one of these tags when a run starts gets it too."),
         }
         widgets = {"start_at": DateTimeLocalInput(), "end_at": DateTimeLocalInput()}
-        field_classes = {"tags": ObjectIdsField}
+        field_classes = {
+            "clients": ObjectIdsField,
+            "tags": ObjectIdsField,
+            "start_at": ScheduleDateTimeField,
+            "end_at": ScheduleDateTimeField,
+        }
 
     def __init__(self, *args, owner: User, search_url: str = "", now: datetime, **kwargs) -> None:
         super().__init__(*args, owner=owner, **kwargs)
