@@ -284,3 +284,35 @@ document.addEventListener("change", (event) => {
     box.checked = all.checked;
   });
 });
+
+// Back and Forward: htmx puts a page back from its history cache as it was saved, and a saved
+// field holds the value it was rendered with, not what was typed or chosen since. So after a
+// restore every filter bar (`form[role=search]`) is filled again from the restored address,
+// which is the filter the restored table shows. A page fetched again (the cache missed) is
+// rendered from the address anyway.
+(function () {
+  "use strict";
+
+  function fillFromAddress(form, params) {
+    for (const field of form.elements) {
+      if (!field.name) continue;
+      const values = params.getAll(field.name);
+      if (field.type === "checkbox" || field.type === "radio") {
+        field.checked = values.includes(field.value);
+      } else if (field.tagName === "SELECT") {
+        for (const option of field.options) option.selected = values.includes(option.value);
+        if (!field.multiple && !values.length && field.options.length) field.selectedIndex = 0;
+        if (field.tomselect) field.tomselect.setValue(values, true);
+      } else if (field.type !== "submit" && field.type !== "button") {
+        field.value = values[0] || "";
+        // The sort's hidden input is sent only when there is a sort (list_header.html).
+        if (field.type === "hidden") field.disabled = !field.value;
+      }
+    }
+  }
+
+  document.body.addEventListener("htmx:historyRestore", () => {
+    const params = new URLSearchParams(window.location.search);
+    document.querySelectorAll("form[role=search]").forEach((form) => fillFromAddress(form, params));
+  });
+})();
