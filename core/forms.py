@@ -393,6 +393,9 @@ class ClientPicker(forms.SelectMultiple):
         context["widget"]["attrs"]["data-search-url"] = self.search_url
         # Tom Select's own words, in the interface language (app.js reads them).
         context["widget"]["attrs"] |= {
+            # What the field's help says once Tom Select searches (the rendered help is what
+            # holds without JavaScript: MailingForm).
+            "data-text-help": _("Type to search your clients by email, name or comment."),
             "data-text-no-results": _("No clients found"),
             "data-text-loading": _("Searching…"),
             "data-text-remove": _("Remove"),
@@ -495,7 +498,6 @@ class MailingForm(OwnedModelForm):
         }
         help_texts = {
             "name": _("What you call this mailing; recipients do not see it."),
-            "clients": _("Type to search your clients by email, name or comment."),
             "tags": _("Every client carrying one of these tags when a run starts gets it too."),
         }
         widgets = {"start_at": DateTimeLocalInput(), "end_at": DateTimeLocalInput()}
@@ -515,6 +517,7 @@ class MailingForm(OwnedModelForm):
         self.fields["clients"].queryset = selectors.client_list(user=owner)
         self.fields["clients"].widget = ClientPicker(search_url=search_url)
         self.fields["clients"].widget.choices = self.fields["clients"].choices
+        self.fields["clients"].help_text = self._client_picker_help()
         self.fields["end_at"].required = False
         first_send = next_five_minutes(now)
         if self.instance._state.adding:
@@ -535,6 +538,19 @@ class MailingForm(OwnedModelForm):
         self.fields["clients"].required = False
         self.fields["tags"].queryset = selectors.tag_list(user=owner)
         self.fields["tags"].widget.attrs["data-tom-select"] = ""
+
+    def _client_picker_help(self) -> str:
+        """The picker's help without JavaScript, when the select lists only the first clients
+        (ClientPicker): whether every client is there, and how to reach the others. One query.
+        """
+        listed = ClientPicker.PRELOADED
+        clients = self.fields["clients"].queryset.order_by().values_list("pk", flat=True)
+        if not clients[listed : listed + 1]:
+            return _("Hold Ctrl (⌘ on a Mac) to choose several clients.")
+        return _(
+            "Only the first %(count)d clients by email are listed. To send to others, choose "
+            "their tags, or select them in the client list and use “Add to mailing”."
+        ) % {"count": listed}
 
     def clean(self) -> dict:
         cleaned_data = super().clean()

@@ -227,6 +227,10 @@ document.documentElement.classList.remove("no-js");
             .catch(() => callback());
         },
       });
+      // The rendered help says what holds without JavaScript (only the first clients are
+      // listed); now every client can be searched.
+      const help = document.getElementById(`${select.id}_helptext`);
+      if (help && select.dataset.textHelp) help.textContent = select.dataset.textHelp;
       // Tom Select points the <label> at its own input; the hidden <select> it leaves behind
       // keeps the label's name for assistive technology.
       const label = document.querySelector(`label[for="${select.id}-ts-control"]`);
