@@ -50,6 +50,8 @@ def client_list(request: HttpRequest) -> HttpResponse:
         tom_select=True,  # the client form's tags, opened here in the modal
         bulk="core/client/bulk_bar.html",
         header_actions="core/client/import_actions.html",
+        empty_label=_("Add your first client"),
+        empty_actions="core/client/empty_actions.html",
     )
 
 
