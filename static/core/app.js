@@ -192,6 +192,23 @@ document.documentElement.classList.remove("no-js");
   });
 })();
 
+// Tom Select points the <label> at its own input; the field it hides (still in the page, for
+// the form) keeps the label's name for assistive technology. The help text describes the
+// control people use, not the hidden field.
+function keepLabel(field) {
+  const label = document.querySelector(`label[for="${field.id}-ts-control"]`);
+  if (label) {
+    label.id = label.id || `${field.id}-label`;
+    field.setAttribute("aria-labelledby", label.id);
+  }
+  const described = field.getAttribute("aria-describedby");
+  const control = document.getElementById(`${field.id}-ts-control`);
+  if (described && control) {
+    control.setAttribute("aria-describedby", described);
+    field.removeAttribute("aria-describedby");
+  }
+}
+
 // The mailing form's client picker: Tom Select over a <select multiple data-search-url>, which
 // renders only the chosen clients and a few others; the rest are searched on the server.
 (function () {
@@ -231,13 +248,7 @@ document.documentElement.classList.remove("no-js");
       // listed); now every client can be searched.
       const help = document.getElementById(`${select.id}_helptext`);
       if (help && select.dataset.textHelp) help.textContent = select.dataset.textHelp;
-      // Tom Select points the <label> at its own input; the hidden <select> it leaves behind
-      // keeps the label's name for assistive technology.
-      const label = document.querySelector(`label[for="${select.id}-ts-control"]`);
-      if (label) {
-        label.id = label.id || `${select.id}-label`;
-        select.setAttribute("aria-labelledby", label.id);
-      }
+      keepLabel(select);
     });
   }
 
@@ -269,10 +280,12 @@ document.querySelectorAll("select[data-submit-on-change]").forEach((select) => {
         createOnBlur: true,
         options: known.map((name) => ({ value: name, text: name })),
       });
+      keepLabel(input);
     });
     root.querySelectorAll("select[data-tom-select]").forEach((select) => {
       if (select.tomselect) return;
       new TomSelect(select, { plugins: ["remove_button"] });
+      keepLabel(select);
     });
   }
 
