@@ -30,6 +30,8 @@ PUBLIC_URL_NAMES = {
     "logout",
     # The recipient's link in every letter: a signed token instead of a sign-in (test_unsubscribe).
     "unsubscribe",
+    # Browsers ask it on their own, before and after signing in (test_page_chrome_browser).
+    "favicon",
 }
 
 
