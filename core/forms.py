@@ -393,6 +393,9 @@ class ClientPicker(forms.SelectMultiple):
         context["widget"]["attrs"]["data-search-url"] = self.search_url
         # Tom Select's own words, in the interface language (app.js reads them).
         context["widget"]["attrs"] |= {
+            # What the field's help says once Tom Select searches (the rendered help is what
+            # holds without JavaScript: MailingForm).
+            "data-text-help": _("Type to search your clients by email, name or comment."),
             "data-text-no-results": _("No clients found"),
             "data-text-loading": _("Searching…"),
             "data-text-remove": _("Remove"),
@@ -438,6 +441,26 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(attrs, format="%Y-%m-%dT%H:%M")
 
 
+class ScheduleDateTimeField(forms.DateTimeField):
+    """A date and time of a schedule, in the years a mailing can really be sent in.
+
+    Year 1 or 9999 parse, but the time zone or the next slot moves them past what a datetime
+    holds (an OverflowError deep in a query): they are this field's error instead.
+    """
+
+    FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is not None and not self.FIRST_YEAR <= moment.year <= self.LAST_YEAR:
+            raise forms.ValidationError(
+                _("Enter a date between the years %(first)d and %(last)d."),
+                code="out_of_range",
+                params={"first": self.FIRST_YEAR, "last": self.LAST_YEAR},
+            )
+        return moment
+
+
 def next_five_minutes(moment: datetime) -> datetime:
     """`moment` rounded up to the next whole five minutes of the active zone's clock."""
     local = timezone.localtime(moment).replace(second=0, microsecond=0)
@@ -475,11 +498,15 @@ class MailingForm(OwnedModelForm):
         }
         help_texts = {
             "name": _("What you call this mailing; recipients do not see it."),
-            "clients": _("Type to search your clients by email, name or comment."),
             "tags": _("Every client carrying one of these tags when a run starts gets it too."),
         }
         widgets = {"start_at": DateTimeLocalInput(), "end_at": DateTimeLocalInput()}
-        field_classes = {"tags": ObjectIdsField}
+        field_classes = {
+            "clients": ObjectIdsField,
+            "tags": ObjectIdsField,
+            "start_at": ScheduleDateTimeField,
+            "end_at": ScheduleDateTimeField,
+        }
 
     def __init__(self, *args, owner: User, search_url: str = "", now: datetime, **kwargs) -> None:
         super().__init__(*args, owner=owner, **kwargs)
@@ -490,6 +517,7 @@ class MailingForm(OwnedModelForm):
         self.fields["clients"].queryset = selectors.client_list(user=owner)
         self.fields["clients"].widget = ClientPicker(search_url=search_url)
         self.fields["clients"].widget.choices = self.fields["clients"].choices
+        self.fields["clients"].help_text = self._client_picker_help()
         self.fields["end_at"].required = False
         first_send = next_five_minutes(now)
         if self.instance._state.adding:
@@ -510,6 +538,19 @@ class MailingForm(OwnedModelForm):
         self.fields["clients"].required = False
         self.fields["tags"].queryset = selectors.tag_list(user=owner)
         self.fields["tags"].widget.attrs["data-tom-select"] = ""
+
+    def _client_picker_help(self) -> str:
+        """The picker's help without JavaScript, when the select lists only the first clients
+        (ClientPicker): whether every client is there, and how to reach the others. One query.
+        """
+        listed = ClientPicker.PRELOADED
+        clients = self.fields["clients"].queryset.order_by().values_list("pk", flat=True)
+        if not clients[listed : listed + 1]:
+            return _("Hold Ctrl (⌘ on a Mac) to choose several clients.")
+        return _(
+            "Only the first %(count)d clients by email are listed. To send to others, choose "
+            "their tags, or select them in the client list and use “Add to mailing”."
+        ) % {"count": listed}
 
     def clean(self) -> dict:
         cleaned_data = super().clean()

@@ -1,9 +1,9 @@
 """The one declaration of the service's environment variables: the reads in the settings.
 
 The settings read every variable through an `Environment`, which records its name as it reads
-it. That record is the only list of the variables there is: the cron job carries the ones set
-in the environment (`mailing_service.cron`), and a test checks that `.env.example` documents
-exactly them. A variable added to the settings is added to both by being read.
+it. That record is the only list of the variables there is: a test checks that `.env.example`
+documents exactly them, so a variable added to the settings is documented by being read. (The
+cron job carries none of them: it reads them from `.env` at run time, see `mailing_service.cron`.)
 """
 
 # The readers are named after the types they return, as django-environ's are: annotations stay

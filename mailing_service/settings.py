@@ -21,12 +21,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 
-# What the process was started with, before `.env` joins it: the cron job carries only this.
-_process_environment = dict(os.environ)
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # Every variable below is read through `env`, which records its name: that record is the list
-# of the service's variables (the cron job's, and the one `.env.example` must document).
+# of the service's variables (the one `.env.example` must document).
 env = Environment()
+
+# What the process was started with, before `.env` joins it: where the cron job finds its
+# settings comes from here (never a value of them, see mailing_service/cron.py).
+_process_environment = dict(os.environ)
+# Read from the environment only (a line in the file it names would come too late).
+ENV_FILE = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
+if "ENV_FILE" in os.environ and not ENV_FILE.is_file():
+    raise SettingsError(f"ENV_FILE names {ENV_FILE}, which is not a readable file.")
+environ.Env.read_env(ENV_FILE, overwrite=False)
 
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -385,14 +391,12 @@ LOGGING = {
 }
 
 # Cron (django-crontab): `python manage.py crontab add | show | remove`. Cron starts jobs with
-# an almost empty environment, so the job changes into the project, gets those of the variables
-# read above that this process was started with (the rest comes from .env) and appends its
-# output to var/log/. Last in this module, so that every variable has been read.
+# an almost empty environment and shows their lines to every local user, so the job changes
+# into the project, carries only where its settings are (the settings module and ENV_FILE, when
+# set) and reads its secrets from .env at run time; it appends its output to var/log/.
 CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
 CRONTAB_COMMENT = f"mailing_service send_mailings ({BASE_DIR})"
-CRONTAB_COMMAND_PREFIX = cron_command_prefix(
-    environ=_process_environment, names=env.names, base_dir=BASE_DIR
-)
+CRONTAB_COMMAND_PREFIX = cron_command_prefix(environ=_process_environment, base_dir=BASE_DIR)
 CRONJOBS = [
     (
         "* * * * *",

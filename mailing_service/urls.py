@@ -3,13 +3,26 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from core.forms import SignInForm
 from core.views import accounts, health
 
+
+class FaviconRedirect(RedirectView):
+    """Browsers ask /favicon.ico whatever a page's `<link rel="icon">` says: the SVG icon.
+
+    Not permanent: the static file's hashed name changes with each release."""
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("core/favicon.svg")
+
+
 urlpatterns = [
+    path("favicon.ico", login_not_required(FaviconRedirect.as_view()), name="favicon"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics, name="metrics"),

@@ -33,6 +33,8 @@ PUBLIC_URL_NAMES = {
     # For load balancers (no secrets) and Prometheus (a bearer token): test_health.
     "healthz",
     "metrics",
+    # Browsers ask it on their own, before and after signing in (test_page_chrome_browser).
+    "favicon",
 }
 
 

@@ -123,3 +123,63 @@ def test_no_bulk_form_answers_500(crawler):
                     if response.status_code >= 500:
                         failures.append(f"{url} {action} {name}={value[:30]}")
     assert not failures, "\n".join(failures)
+
+
+# The mailing form's fields, posted malformed: dates at the ends of the calendar (which the
+# time zone moves past them), ids past any integer column, in every periodicity.
+MALFORMED_MAILING = {
+    "start_at": ["0001-01-01T00:00", "9999-12-31T23:59", "2026-02-30T10:00", "x"],
+    "end_at": ["0001-01-01T00:00", "9999-12-31T23:59", "x"],
+    "clients": ["99999999999999999999", "²", "-1"],
+    "tags": ["99999999999999999999", "²", "-1"],
+    "message": ["99999999999999999999", "²"],
+    "periodicity": ["once", "daily", "nonexistent"],
+}
+
+
+@pytest.mark.django_db
+def test_no_mailing_form_post_answers_500(crawler):
+    client, objects = crawler
+    mailing = objects["mailing"]
+    valid = {
+        "name": "Crawl",
+        "message": objects["message"].pk,
+        "clients": objects["client"].pk,
+        "start_at": "2030-01-01T10:00",
+        "end_at": "2030-02-01T10:00",
+        "periodicity": "daily",
+    }
+    failures = []
+    for url in (reverse("mailing-create"), reverse("mailing-update", args=[mailing.pk])):
+        for name, values in MALFORMED_MAILING.items():
+            for value in values:
+                for periodicity in ("once", "weekly"):
+                    for htmx in (False, True):
+                        headers = {"HX-Request": "true"} if htmx else {}
+                        data = valid | {"periodicity": periodicity, name: value}
+                        response = client.post(url, data, headers=headers)
+                        if response.status_code >= 500:
+                            failures.append(f"{url} {periodicity} {name}={value} htmx={htmx}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
+def test_a_first_send_at_the_end_of_the_calendar_is_a_form_error(crawler):
+    client, objects = crawler
+    data = {
+        "name": "Crawl",
+        "message": objects["message"].pk,
+        "clients": objects["client"].pk,
+        "periodicity": "daily",
+    }
+
+    for start_at, end_at in (
+        ("0001-01-01T00:00", "2030-01-01T10:00"),
+        ("2030-01-01T10:00", "9999-12-31T23:59"),
+    ):
+        response = client.post(
+            reverse("mailing-create"), data | {"start_at": start_at, "end_at": end_at}
+        )
+
+        assert response.status_code == 200
+        assert response.context["form"].errors

@@ -3,7 +3,9 @@
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -13,6 +15,13 @@ from core import selectors
 from tests.factories import ACCEPTED, FAILED, PENDING, SKIPPED, make_mailing, record_run
 
 pytestmark = pytest.mark.django_db
+
+
+def csv_rows(response, *, delimiter: str = ",") -> list[list[str]]:
+    """The rows of a CSV download, read as Excel reads it: UTF-8 after a BOM."""
+    data = b"".join(response.streaming_content)
+    assert data.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=delimiter))
 
 
 @pytest.fixture
@@ -95,15 +104,15 @@ def test_the_csv_lists_every_recipient_of_every_run(user_client, mailing_with_ru
 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = csv_rows(response)
     assert rows[0] == [
-        "Run started",
+        "Run started (Europe/Moscow)",
         "Run status",
         "Recipient",
         "Delivery status",
         "Server reply",
         "Tries",
-        "Sent at",
+        "Sent at (Europe/Moscow)",
     ]
     body = rows[1:]
     assert len(body) == 6
@@ -115,6 +124,28 @@ def test_the_csv_lists_every_recipient_of_every_run(user_client, mailing_with_ru
     ]
     assert body[5][3] == "Pending" and body[5][6] == ""
     assert {r[1] for r in body[3:]} == {"In progress"}
+
+
+def test_the_csv_is_named_after_the_mailing_and_the_day_and_splits_on_semicolon_on_request(
+    user, user_client
+):
+    user.time_zone = "Asia/Vladivostok"
+    user.save(update_fields=["time_zone"])
+    mailing = make_mailing(owner=user, name="Осенние скидки: 30%")
+    sent = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)  # 08:30 the next day in Vladivostok
+    record_run(mailing, {"ann@example.com": (ACCEPTED, "250 OK")}, at=sent)
+
+    response = user_client.get(
+        reverse("mailing-report-csv", args=[mailing.pk]), {"delimiter": "semicolon"}
+    )
+
+    day = timezone.localdate(timezone=ZoneInfo("Asia/Vladivostok"))
+    name = quote(f"осенние-скидки-30-{day:%Y-%m-%d}.csv")
+    assert response["Content-Disposition"] == f"attachment; filename*=utf-8''{name}"
+    header, row = csv_rows(response, delimiter=";")
+    assert header[0] == "Run started (Asia/Vladivostok)"
+    assert row[0] == "2026-03-02 08:30:00"
+    assert row[2:4] == ["ann@example.com", "Accepted"]
 
 
 def test_another_users_report_and_csv_are_not_found(user_client, other_user):
@@ -207,7 +238,7 @@ def test_skipped_recipients_are_counted_apart_from_failed_ones(user, user_client
     assert re.findall(r'data-testid="attempt-skipped">(\d+)<', detail) == ["2", "1"]
 
     response = user_client.get(reverse("mailing-report-csv", args=[mailing.pk]))
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = csv_rows(response)
     skipped = [(r[2], r[3], r[4], r[6]) for r in rows[1:] if r[3] == "Skipped"]
     assert sorted(skipped) == [
         ("bob@example.com", "Skipped", "Bounced earlier: 550 No such user", ""),

@@ -130,30 +130,43 @@ def test_env_example_documents_exactly_the_variables_the_settings_read():
     assert sorted(documented_variables()) == sorted(settings_environment.names)
 
 
-def test_the_cron_job_carries_every_variable_the_settings_read():
-    example = documented_variables()
+def test_the_cron_job_carries_no_variable_the_settings_read(tmp_path):
+    dotenv = tmp_path / "env"
+    dotenv.write_text("EMAIL_HOST_PASSWORD=dotenv-pw\n", encoding="utf-8")
+    # Every documented variable set in the environment `crontab add` runs in, as a container
+    # or a systemd unit would set them.
+    environment = {**documented_variables(), "ENV_FILE": str(dotenv)}
 
-    (prefix,) = settings_in_subprocess("print(s.CRONTAB_COMMAND_PREFIX)", example)
+    (prefix,) = settings_in_subprocess("print(s.CRONTAB_COMMAND_PREFIX)", environment)
 
     _cd, _project, _and, *assignments = shlex.split(prefix)
-    carried = dict(assignment.split("=", 1) for assignment in assignments)
-    assert carried == {"LANG": "C.UTF-8", **example}
+    assert assignments == ["LANG=C.UTF-8", f"ENV_FILE={dotenv}"]
 
 
-def test_a_variable_only_dotenv_sets_stays_out_of_the_cron_job():
-    # `.env` is read into the process environment; stand in for one that sets a password.
-    dotenv = (
-        "import os, environ\n"
-        "environ.Env.read_env = classmethod("
-        "lambda cls, *args, **kwargs: os.environ.setdefault('EMAIL_HOST_PASSWORD', 'dotenv-pw'))\n"
+def test_the_settings_read_the_file_env_file_names_under_the_environment(tmp_path):
+    dotenv = tmp_path / "env"
+    dotenv.write_text("EMAIL_HOST_PASSWORD=dotenv-pw\nEMAIL_HOST=smtp.dotenv\n", encoding="utf-8")
+    code = "o = s.MAILERS['default']['OPTIONS']\nprint(o['password'])\nprint(o['host'])"
+
+    password, host = settings_in_subprocess(
+        code, {"DEBUG": "true", "ENV_FILE": str(dotenv), "EMAIL_HOST": "smtp.environment"}
     )
-    code = "print(s.MAILERS['default']['OPTIONS']['password'])\nprint(s.CRONTAB_COMMAND_PREFIX)"
 
-    password, prefix = settings_in_subprocess(code, {"DEBUG": "true"}, before=dotenv)
+    assert (password, host) == ("dotenv-pw", "smtp.environment")
 
-    assert password == "dotenv-pw"
-    assert "EMAIL_HOST_PASSWORD" not in prefix
-    assert "DEBUG=true" in prefix
+
+def test_an_env_file_that_does_not_exist_is_a_settings_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env={"PATH": os.environ["PATH"], "DEBUG": "true", "ENV_FILE": str(tmp_path / "none")},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert f"ENV_FILE names {tmp_path / 'none'}" in result.stderr
 
 
 # --- The sending engine speaks SMTP itself: another mail backend is refused, not ignored.

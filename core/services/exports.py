@@ -1,12 +1,17 @@
 """The client list as a file: CSV that Russian Excel opens as it is (UTF-8 with a BOM, `;` on
-request) or XLSX, streamed row by row so memory stays flat however many clients."""
+request) or XLSX, streamed row by row so memory stays flat however many clients.
+
+The CSV pieces (`csv_lines`, `csv_delimiter`, `spreadsheet_cell`, `spreadsheet_datetime`,
+`attachment`) serve every CSV the service hands out: the mailing report's too."""
 
 import csv
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
 from openpyxl import Workbook
 
@@ -14,12 +19,39 @@ from core.models import Client
 
 BOM = "\ufeff"
 CHUNK = 2000
-# A cell a spreadsheet would run as a formula (core.views.reports does the same for ledgers).
+# A cell a spreadsheet would run as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(text: str) -> str:
+def spreadsheet_cell(value) -> str:
+    """The text of a cell, quoted with `'` when a spreadsheet would run it as a formula."""
+    text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def spreadsheet_datetime(moment) -> str:
+    """`2026-11-27 16:05:00` in the active (the reader's) time zone, which Excel in any
+    locale reads as a date and time; empty for no moment."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def csv_delimiter(query: QueryDict) -> str:
+    """`;` when the query asks `delimiter=semicolon` (what Russian Excel splits on), else `,`."""
+    return ";" if query.get("delimiter") == "semicolon" else ","
+
+
+def csv_lines(header: list[str], rows: Iterable[list[str]], *, delimiter: str) -> Iterator[str]:
+    """A CSV file's text, a line at a time, starting with the BOM Excel needs to read UTF-8."""
+    writer = csv.writer(_Echo(), delimiter=delimiter)
+    yield BOM + writer.writerow(header)
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for a download; a name outside ASCII (Cyrillic) is sent
+    RFC 5987-encoded (`filename*=utf-8''...`), which browsers save as it is."""
+    return content_disposition_header(True, filename)
 
 
 def _local(moment) -> str:
@@ -44,10 +76,10 @@ def client_export_rows(clients: QuerySet[Client]) -> Iterator[list[str]]:
     rows = clients.order_by("email").prefetch_related("tags")
     for client in rows.iterator(chunk_size=CHUNK):
         yield [
-            _cell(client.email),
-            _cell(client.full_name),
-            _cell(client.comment),
-            _cell(", ".join(tag.name for tag in client.tags.all())),
+            spreadsheet_cell(client.email),
+            spreadsheet_cell(client.full_name),
+            spreadsheet_cell(client.comment),
+            spreadsheet_cell(", ".join(tag.name for tag in client.tags.all())),
             _local(client.unsubscribed_at),
             _local(client.bounced_at),
         ]
@@ -62,15 +94,8 @@ class _Echo:
 
 def client_csv_lines(clients: QuerySet[Client], *, delimiter: str = ",") -> Iterator[str]:
     """The CSV file's text, a line at a time, starting with the BOM Excel needs to read UTF-8."""
-    writer = csv.writer(_Echo(), delimiter=delimiter)
-    header = client_export_header()
-
-    def lines() -> Iterator[str]:
-        yield BOM + writer.writerow(header)
-        for row in client_export_rows(clients):
-            yield writer.writerow(row)
-
-    return lines()
+    # The header is translated now, in the request's language, not when the lines stream.
+    return csv_lines(client_export_header(), client_export_rows(clients), delimiter=delimiter)
 
 
 def client_xlsx_file(clients: QuerySet[Client]) -> tempfile.SpooledTemporaryFile:

@@ -50,6 +50,8 @@ def client_list(request: HttpRequest) -> HttpResponse:
         tom_select=True,  # the client form's tags, opened here in the modal
         bulk="core/client/bulk_bar.html",
         header_actions="core/client/import_actions.html",
+        empty_label=_("Add your first client"),
+        empty_actions="core/client/empty_actions.html",
     )
 
 
@@ -243,9 +245,8 @@ def client_export(request: HttpRequest) -> HttpResponse:
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     else:
-        delimiter = ";" if request.GET.get("delimiter") == "semicolon" else ","
         response = StreamingHttpResponse(
-            exports.client_csv_lines(clients, delimiter=delimiter),
+            exports.client_csv_lines(clients, delimiter=exports.csv_delimiter(request.GET)),
             content_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )

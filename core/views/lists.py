@@ -17,6 +17,8 @@ PER_PAGE = 25
 # would read every row), and pages up to this number (a larger OFFSET overflows SQLite).
 MAX_PER_PAGE = 100
 MAX_PAGE = 100_000
+# Query parameters that page or sort a table without filtering its rows.
+NOT_FILTERS = {"page", "per_page", "sort"}
 
 
 class TableConfig(RequestConfig):
@@ -61,11 +63,16 @@ def list_response(
     `table_class`, sorted and paged by the query string, under `heading` and a `create_label`
     button (none without a label); htmx gets only the table section, a browser the whole page.
     The filter bar asks `list_url` (default: the `<noun>-list` URL); `context` may name `above`,
-    a template drawn above the heading (the manager's tabs)."""
+    a template drawn above the heading (the manager's tabs), and what an empty list offers
+    (`empty_label`, `empty_actions`: includes/empty_state.html)."""
     table = table_class(filterset.qs)
     TableConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     template = partial_for(request, "core/object_list.html", "object-table")
     context |= {"filter": filterset, "table": table, "noun": noun}
     context |= {"heading": heading, "create_label": create_label}
     context["list_url"] = list_url or reverse(f"{noun}-list")
+    # An empty list says why: a filter let nothing through, or there is nothing yet.
+    context["filtered"] = any(
+        value for name, value in request.GET.items() if name not in NOT_FILTERS
+    )
     return TemplateResponse(request, template, context)

@@ -45,6 +45,7 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
         noun="mailing",
         heading=_("Mailings"),
         create_label=_("New mailing"),
+        empty_label=_("Create your first mailing"),
         tom_select=True,  # the mailing form opens here in the modal
         # The table polls while a run of any mailing is due or open, and asks once more when
         # the next one becomes due; otherwise nothing changes it by itself.

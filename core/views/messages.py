@@ -29,6 +29,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
         noun="message",
         heading=_("Messages"),
         create_label=_("New message"),
+        empty_label=_("Write your first message"),
     )
 
 

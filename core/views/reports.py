@@ -1,21 +1,20 @@
 """What happened to one mailing: its report on the mailing page, and the same as CSV."""
 
-import csv
 from collections.abc import Iterator
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.text import slugify
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from core import selectors
 from core.models import Attempt, Delivery, Mailing
 from core.outcomes import outcome_text
-
-# A cell a spreadsheet would run as a formula; server replies come from outside.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from core.services import exports
+from core.services.exports import spreadsheet_cell, spreadsheet_datetime
 
 
 def _mailing(request: HttpRequest, pk: int) -> Mailing:
@@ -44,62 +43,55 @@ def mailing_report(request: HttpRequest, pk: int) -> HttpResponse:
     return TemplateResponse(request, template, context)
 
 
-class _Echo:
-    """A file that hands back what is written to it, for streaming csv.writer's lines."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def _local(moment) -> str:
-    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
-
-
-def _ledger_rows(mailing: Mailing) -> Iterator[list[str]]:
-    # Rows are written after the view returns: every translated text is fixed here, first.
+def _ledger(mailing: Mailing) -> tuple[list[str], Iterator[list[str]]]:
+    """The header and the rows of the report's CSV; dates in the reader's time zone, which
+    the header names."""
+    # Rows are written after the view returns, when the middleware that activated the
+    # reader's language and time zone has finished: the rows put both back.
+    zone = timezone.get_current_timezone()
+    language = translation.get_language()
+    in_zone = gettext("%(column)s (%(zone)s)")
     header = [
-        gettext("Run started"),
+        in_zone % {"column": gettext("Run started"), "zone": zone},
         gettext("Run status"),
         gettext("Recipient"),
         gettext("Delivery status"),
         gettext("Server reply"),
         gettext("Tries"),
-        gettext("Sent at"),
+        in_zone % {"column": gettext("Sent at"), "zone": zone},
     ]
     run_statuses = {value: str(label) for value, label in Attempt.Status.choices}
     delivery_statuses = {value: str(label) for value, label in Delivery.Status.choices}
     deliveries = selectors.mailing_delivery_ledger(mailing=mailing)
 
     def rows() -> Iterator[list[str]]:
-        yield header
         for delivery in deliveries.iterator(chunk_size=2000):
             attempt = delivery.attempt
-            yield [
-                _local(attempt.attempted_at),
-                run_statuses.get(attempt.status, attempt.status),
-                _cell(delivery.email),
-                delivery_statuses.get(delivery.status, delivery.status),
-                _cell(outcome_text(delivery.reply)),
-                str(delivery.tries),
-                _local(delivery.sent_at),
-            ]
+            with timezone.override(zone), translation.override(language):
+                yield [
+                    spreadsheet_datetime(attempt.attempted_at),
+                    run_statuses.get(attempt.status, attempt.status),
+                    spreadsheet_cell(delivery.email),
+                    delivery_statuses.get(delivery.status, delivery.status),
+                    spreadsheet_cell(outcome_text(delivery.reply)),
+                    str(delivery.tries),
+                    spreadsheet_datetime(delivery.sent_at),
+                ]
 
-    return rows()
+    return header, rows()
 
 
 @require_GET
 def mailing_report_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    """Every recipient of every run of the mailing, with its status and the server's reply."""
+    """Every recipient of every run of the mailing, with its status and the server's reply:
+    UTF-8 with a BOM, `delimiter=semicolon` for `;`, named after the mailing and the day."""
     mailing = _mailing(request, pk)
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in _ledger_rows(mailing)),
+    header, rows = _ledger(mailing)
+    name = slugify(mailing.name, allow_unicode=True) or f"mailing-{mailing.pk}"
+    return StreamingHttpResponse(
+        exports.csv_lines(header, rows, delimiter=exports.csv_delimiter(request.GET)),
         content_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": exports.attachment(f"{name}-{timezone.localdate():%Y-%m-%d}.csv")
+        },
     )
-    response["Content-Disposition"] = f'attachment; filename="mailing-{mailing.pk}-report.csv"'
-    return response

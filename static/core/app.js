@@ -192,6 +192,23 @@ document.documentElement.classList.remove("no-js");
   });
 })();
 
+// Tom Select points the <label> at its own input; the field it hides (still in the page, for
+// the form) keeps the label's name for assistive technology. The help text describes the
+// control people use, not the hidden field.
+function keepLabel(field) {
+  const label = document.querySelector(`label[for="${field.id}-ts-control"]`);
+  if (label) {
+    label.id = label.id || `${field.id}-label`;
+    field.setAttribute("aria-labelledby", label.id);
+  }
+  const described = field.getAttribute("aria-describedby");
+  const control = document.getElementById(`${field.id}-ts-control`);
+  if (described && control) {
+    control.setAttribute("aria-describedby", described);
+    field.removeAttribute("aria-describedby");
+  }
+}
+
 // The mailing form's client picker: Tom Select over a <select multiple data-search-url>, which
 // renders only the chosen clients and a few others; the rest are searched on the server.
 (function () {
@@ -227,7 +244,11 @@ document.documentElement.classList.remove("no-js");
             .catch(() => callback());
         },
       });
-      keepTomSelectLabel(select);
+      // The rendered help says what holds without JavaScript (only the first clients are
+      // listed); now every client can be searched.
+      const help = document.getElementById(`${select.id}_helptext`);
+      if (help && select.dataset.textHelp) help.textContent = select.dataset.textHelp;
+      keepLabel(select);
     });
   }
 
@@ -239,17 +260,6 @@ document.documentElement.classList.remove("no-js");
 document.querySelectorAll("select[data-submit-on-change]").forEach((select) => {
   select.addEventListener("change", () => select.form.requestSubmit());
 });
-
-// Tom Select points the <label> at its own input; the hidden field it leaves behind keeps the
-// label's name for assistive technology.
-function keepTomSelectLabel(field) {
-  const label = document.querySelector(`label[for="${field.id}-ts-control"]`);
-  if (label) {
-    label.id = label.id || `${field.id}-label`;
-    field.setAttribute("aria-labelledby", label.id);
-    field.setAttribute("aria-label", label.textContent.trim());
-  }
-}
 
 // Tags: the client form's comma-separated names become a Tom Select that offers the owner's
 // tags (`data-tags`) and creates new ones; the mailing form's tag select gets search and
@@ -270,12 +280,12 @@ function keepTomSelectLabel(field) {
         createOnBlur: true,
         options: known.map((name) => ({ value: name, text: name })),
       });
-      keepTomSelectLabel(input);
+      keepLabel(input);
     });
     root.querySelectorAll("select[data-tom-select]").forEach((select) => {
       if (select.tomselect) return;
       new TomSelect(select, { plugins: ["remove_button"] });
-      keepTomSelectLabel(select);
+      keepLabel(select);
     });
   }
 
@@ -291,3 +301,35 @@ document.addEventListener("change", (event) => {
     box.checked = all.checked;
   });
 });
+
+// Back and Forward: htmx puts a page back from its history cache as it was saved, and a saved
+// field holds the value it was rendered with, not what was typed or chosen since. So after a
+// restore every filter bar (`form[role=search]`) is filled again from the restored address,
+// which is the filter the restored table shows. A page fetched again (the cache missed) is
+// rendered from the address anyway.
+(function () {
+  "use strict";
+
+  function fillFromAddress(form, params) {
+    for (const field of form.elements) {
+      if (!field.name) continue;
+      const values = params.getAll(field.name);
+      if (field.type === "checkbox" || field.type === "radio") {
+        field.checked = values.includes(field.value);
+      } else if (field.tagName === "SELECT") {
+        for (const option of field.options) option.selected = values.includes(option.value);
+        if (!field.multiple && !values.length && field.options.length) field.selectedIndex = 0;
+        if (field.tomselect) field.tomselect.setValue(values, true);
+      } else if (field.type !== "submit" && field.type !== "button") {
+        field.value = values[0] || "";
+        // The sort's hidden input is sent only when there is a sort (list_header.html).
+        if (field.type === "hidden") field.disabled = !field.value;
+      }
+    }
+  }
+
+  document.body.addEventListener("htmx:historyRestore", () => {
+    const params = new URLSearchParams(window.location.search);
+    document.querySelectorAll("form[role=search]").forEach((form) => fillFromAddress(form, params));
+  });
+})();

@@ -1,5 +1,6 @@
 """`send_mailings` every minute: the django-crontab entry, and the loop for hosts without cron."""
 
+import os
 import re
 import subprocess
 import sys
@@ -10,9 +11,8 @@ from django_crontab.crontab import Crontab
 
 from core.models import Attempt
 from mailing_service.cron import cron_command_prefix
-from mailing_service.settings import env as settings_environment
 from tests.factories import make_clients, make_mailing
-from tests.sending.processes import sender_environment
+from tests.sending.processes import child_database_environment, sender_environment
 from tests.smtp_servers import SmtpSink
 
 LOG = django_settings.VAR_DIR / "log" / "send_mailings.log"
@@ -39,29 +39,73 @@ def test_the_cron_job_runs_send_mailings_every_minute_into_a_log():
     assert f">> {LOG} 2>&1" in line
 
 
-def test_the_cron_line_carries_the_environment_the_job_needs():
+# Values that must never reach the crontab: cron runs the line through `sh -c`, where every
+# local user reads it in `ps`.
+SECRETS = {
+    "SECRET_KEY": "environment-secret-key-" + "k" * 40,
+    "EMAIL_HOST_PASSWORD": "environment-smtp-password",
+    "DATABASE_URL": "postgres://mailing:environment-db-password@db.invalid/mailing",
+}
+
+
+def test_the_cron_line_carries_where_the_settings_are_and_no_value_of_them():
     prefix = cron_command_prefix(
-        environ={"DATABASE_URL": "postgres://u:p w@db/mail", "HOME": "/root"},
-        names=settings_environment.names,
+        environ={
+            **SECRETS,
+            "HOME": "/root",
+            "DJANGO_SETTINGS_MODULE": "mailing_service.settings_test",
+            "ENV_FILE": "/etc/mailing service/env",
+        },
         base_dir=django_settings.BASE_DIR,
     )
 
     assert prefix == (
-        f"cd {django_settings.BASE_DIR} && LANG=C.UTF-8 DATABASE_URL='postgres://u:p w@db/mail'"
+        f"cd {django_settings.BASE_DIR} && LANG=C.UTF-8 "
+        "DJANGO_SETTINGS_MODULE=mailing_service.settings_test ENV_FILE='/etc/mailing service/env'"
     )
 
 
+def test_the_default_settings_module_is_not_carried():
+    prefix = cron_command_prefix(
+        environ={"DJANGO_SETTINGS_MODULE": "mailing_service.settings"},
+        base_dir=django_settings.BASE_DIR,
+    )
+
+    assert prefix == f"cd {django_settings.BASE_DIR} && LANG=C.UTF-8"
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_cron_line_sends_due_mailings_from_the_bare_environment_cron_gives(user, settings):
+def test_the_cron_line_holds_no_secret_and_sends_with_the_settings_of_the_env_file(
+    user, settings, tmp_path
+):
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=2))
     with SmtpSink() as sink:
-        # The environment `crontab add` would see, with the test database and the sink.
+        # The sink and the test database are only in the file; the environment `crontab add`
+        # runs in has other values of the same secrets.
+        in_file = {
+            "SECRET_KEY": "dotenv-secret-key-" + "d" * 40,
+            "EMAIL_HOST_PASSWORD": "dotenv-smtp-password",
+            **child_database_environment(),
+            "EMAIL_HOST": sink.host,
+            "EMAIL_PORT": str(sink.port),
+            "EMAIL_TIMEOUT": "5",
+        }
+        dotenv = tmp_path / "env"
+        dotenv.write_text("".join(f"{k}={v}\n" for k, v in in_file.items()), encoding="utf-8")
         settings.CRONTAB_COMMAND_PREFIX = cron_command_prefix(
-            environ=sender_environment(sink),
-            names=settings_environment.names,
+            environ={
+                **os.environ,
+                **SECRETS,
+                "DJANGO_SETTINGS_MODULE": "mailing_service.settings_test",
+                "ENV_FILE": str(dotenv),
+            },
             base_dir=settings.BASE_DIR,
         )
-        command = re.match(r"^(\S+\s+){5}(?P<command>.*?)\s+#", crontab_line())["command"]
+        line = crontab_line()
+        for name in SECRETS:
+            assert SECRETS[name] not in line
+            assert in_file[name] not in line
+        command = re.match(r"^(\S+\s+){5}(?P<command>.*?)\s+#", line)["command"]
         LOG.parent.mkdir(parents=True, exist_ok=True)
         log_size = LOG.stat().st_size if LOG.exists() else 0
 
