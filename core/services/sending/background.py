@@ -1,4 +1,5 @@
-"""Sending outside the request: tasks of Django's tasks framework, run by `manage.py run_worker` (django-tasks-db's `db_worker` with a heartbeat).
+"""Sending outside the request: tasks of Django's tasks framework, run by
+`manage.py run_worker` (django-tasks-db's `db_worker` with a heartbeat).
 
 A task is a row of the database (django-tasks-db), written in the same transaction as what
 asked for it: a mailing saved while due and the task that sends it commit together or not at
