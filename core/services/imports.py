@@ -1,9 +1,10 @@
 """Importing clients from a CSV or XLSX file: upload, column mapping, preview, then writing.
 
 The file is read as a stream twice (once for the preview, once to write), never held whole:
-memory holds one batch of rows, the set of addresses seen so far (to find duplicates inside
-the file) and a few sample rows of each group for the preview. Every row passes the client
-form's own field validation and is stored in the form's normal shape
+memory holds one batch of rows and a few sample rows of each group for the preview; the
+addresses seen so far (to find duplicates inside the file) are kept in a scratch SQLite file
+beside the upload, whose page cache is bounded, so memory does not grow with the file. Every
+row passes the client form's own field validation and is stored in the form's normal shape
 (core.models.normalize_email_address); the unique constraint on (owner, email) has the last
 word when two imports write the same address at once.
 
@@ -22,6 +23,7 @@ import contextlib
 import csv
 import io
 import secrets
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,24 +325,55 @@ def _scan(imp: Import) -> Iterator[tuple]:
     ("batch", rows, existing): up to BATCH first-seen valid rows with the owner's clients among
     them by address ({email: (id, unsubscribed_at, bounced_at)}), one query a batch."""
     check = _RowCheck(imp.owner, imp.mapping)
-    first_rows: dict[str, int] = {}
     pending: list[Row] = []
     rows = _table_rows(import_path(imp), imp.format)
     next(rows, None)  # the header
-    for number, cells in rows:
-        row = check(number, cells)
-        if isinstance(row, str):
-            yield "invalid", number, cells, row
-        elif row.email in first_rows:
-            yield "duplicate", row, first_rows[row.email]
-        else:
-            first_rows[row.email] = number
-            pending.append(row)
-            if len(pending) >= BATCH:
-                yield "batch", pending, _existing(imp.owner, pending)
-                pending = []
-    if pending:
-        yield "batch", pending, _existing(imp.owner, pending)
+    scratch = import_path(imp).with_name(f"{imp.token}.{secrets.token_hex(4)}.seen")
+    with _FirstRows(scratch) as first_rows:
+        for number, cells in rows:
+            row = check(number, cells)
+            if isinstance(row, str):
+                yield "invalid", number, cells, row
+            elif (kept := first_rows.add(row.email, number)) is not None:
+                yield "duplicate", row, kept
+            else:
+                pending.append(row)
+                if len(pending) >= BATCH:
+                    yield "batch", pending, _existing(imp.owner, pending)
+                    pending = []
+        if pending:
+            yield "batch", pending, _existing(imp.owner, pending)
+
+
+class _FirstRows:
+    """The row number each address of the file first came on, in a scratch SQLite file
+    (deleted on exit) with a 2 MB page cache: a dict would grow with the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> "_FirstRows":
+        self.path.unlink(missing_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.executescript(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2000;"
+            "CREATE TABLE seen (email TEXT PRIMARY KEY, number INTEGER) WITHOUT ROWID;"
+            "BEGIN;"
+        )
+        return self
+
+    def add(self, email: str, number: int) -> int | None:
+        """Note `email` as first seen on row `number`; None if it is, else the row it was."""
+        inserted = self.db.execute(
+            "INSERT OR IGNORE INTO seen (email, number) VALUES (?, ?)", (email, number)
+        ).rowcount
+        if inserted:
+            return None
+        return self.db.execute("SELECT number FROM seen WHERE email = ?", (email,)).fetchone()[0]
+
+    def __exit__(self, *exc_info) -> None:
+        self.db.close()
+        self.path.unlink(missing_ok=True)
 
 
 def _existing(owner: User, rows: Iterable[Row]) -> dict[str, tuple]:
