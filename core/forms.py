@@ -673,12 +673,15 @@ class ImportUploadForm(forms.Form):
 
 
 class ImportMappingForm(forms.Form):
-    """Which column of the file holds the email, the full name and the comment."""
+    """Which column of the file holds the email, the full name, the comment and the tags."""
 
     email = forms.TypedChoiceField(label=_("Email column"), coerce=int)
     full_name = forms.TypedChoiceField(label=_("Full name column"), coerce=int)
     comment = forms.TypedChoiceField(
         label=_("Comment column"), coerce=int, required=False, empty_value=None
+    )
+    tags = forms.TypedChoiceField(
+        label=_("Tags column"), coerce=int, required=False, empty_value=None
     )
 
     def __init__(self, *args, header: list[str], **kwargs) -> None:
@@ -688,19 +691,21 @@ class ImportMappingForm(forms.Form):
             for index, name in enumerate(header)
         ]
         for name, form_field in self.fields.items():
-            none = _("(none)") if name == "comment" else "---------"
+            none = _("(none)") if name in ("comment", "tags") else "---------"
             form_field.choices = [("", none), *columns]
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        chosen = [cleaned.get(name) for name in ("email", "full_name", "comment")]
+        chosen = [cleaned.get(name) for name in ("email", "full_name", "comment", "tags")]
         chosen = [index for index in chosen if index is not None]
         if len(chosen) != len(set(chosen)):
             raise forms.ValidationError(_("Map each column to one field only."), code="twice")
         return cleaned
 
     def mapping(self) -> dict[str, int | None]:
-        return {name: self.cleaned_data.get(name) for name in ("email", "full_name", "comment")}
+        return {
+            name: self.cleaned_data.get(name) for name in ("email", "full_name", "comment", "tags")
+        }
 
 
 class ImportConfirmForm(forms.Form):

@@ -9,6 +9,7 @@ import threading
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client as HttpClient
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import Workbook
@@ -72,7 +73,7 @@ def test_the_preview_names_every_duplicate_existing_and_invalid_row(user_client,
     make_client(owner=user, email="boris@example.com", full_name="Boris")
     make_client(owner=other_user, email="anna@example.com", full_name="Not hers")
     imp = upload(user_client, MIXED.encode())
-    assert imp.mapping == {"email": 0, "full_name": 1, "comment": 2}
+    assert imp.mapping == {"email": 0, "full_name": 1, "comment": 2, "tags": None}
 
     imp = preview(user_client, imp)
 
@@ -168,7 +169,7 @@ def test_a_cp1251_semicolon_file_from_russian_excel(user_client, user):
     ).encode("cp1251")
     imp = upload(user_client, content)
     assert imp.header == ["Адрес эл. почты", "Имя", "Примечание"]
-    assert imp.mapping == {"email": 0, "full_name": 1, "comment": 2}
+    assert imp.mapping == {"email": 0, "full_name": 1, "comment": 2, "tags": None}
 
     imp = preview(user_client, imp)
     assert imp.preview["counts"] == {"new": 2, "duplicate": 0, "existing": 0, "invalid": 0}
@@ -186,7 +187,7 @@ def test_a_utf8_file_with_a_byte_order_mark(user_client, user):
     imp = upload(user_client, content)
     # The mark is no part of the first column's name, so the guess still finds it.
     assert imp.header == ["Почта", "ФИО"]
-    assert imp.mapping == {"email": 0, "full_name": 1, "comment": None}
+    assert imp.mapping == {"email": 0, "full_name": 1, "comment": None, "tags": None}
 
     imp = confirm(user_client, preview(user_client, imp))
 
@@ -206,7 +207,7 @@ def test_an_xlsx_workbook(user_client, user):
     workbook.save(stream)
     imp = upload(user_client, stream.getvalue(), name="clients.xlsx")
     assert imp.format == Import.Format.XLSX
-    assert imp.mapping == {"email": 2, "full_name": 0, "comment": 1}
+    assert imp.mapping == {"email": 2, "full_name": 0, "comment": 1, "tags": None}
 
     imp = preview(user_client, imp)
     assert imp.preview["samples"] == {
@@ -249,7 +250,7 @@ def test_the_refused_rows_come_back_as_a_csv_to_fix(user_client, user):
 @pytest.mark.django_db
 def test_the_user_may_map_the_columns_by_hand(user_client, user):
     imp = upload(user_client, b"a,b\nIvan,ivan@example.com\n")
-    assert imp.mapping == {"email": None, "full_name": None, "comment": None}
+    assert imp.mapping == {"email": None, "full_name": None, "comment": None, "tags": None}
 
     imp = preview(user_client, imp, {"email": 1, "full_name": 0, "comment": None})
 
@@ -401,3 +402,45 @@ def test_two_concurrent_imports_of_overlapping_files_add_each_address_once(monke
     assert {imp.status for imp in done} == {Import.Status.DONE}
     assert sum(imp.added for imp in done) == 900
     assert sum(imp.added + imp.skipped for imp in done) == 1200
+
+
+@pytest.mark.parametrize("export_format", ["csv", "csv-semicolon", "xlsx"])
+def test_an_export_imports_back_unchanged(user, other_user, export_format):
+    ivan = make_client(owner=user, email="ivan@example.com", full_name="Иван Петров")
+    Client.objects.filter(pk=ivan.pk).update(comment="Звонить после 18:00; «важный»")
+    anna = make_client(owner=user, email="anna@example.com", full_name="Anna, Smith")
+    make_tag(owner=user, name="VIP", clients=[ivan, anna])
+    make_tag(owner=user, name="Москва", clients=[ivan])
+    make_client(owner=user, email="plain@example.com", full_name="=Plain")
+    mine, theirs = HttpClient(), HttpClient()
+    mine.force_login(user)
+    theirs.force_login(other_user)
+    fmt, delimiter = {
+        "csv": ("csv", ""),
+        "csv-semicolon": ("csv", "semicolon"),
+        "xlsx": ("xlsx", ""),
+    }[export_format]
+    exported = b"".join(
+        mine.get(
+            reverse("client-export"), {"format": fmt, "delimiter": delimiter}
+        ).streaming_content
+    )
+
+    imp = upload(theirs, exported, name=f"clients.{fmt}")
+    assert imp.mapping == {"email": 0, "full_name": 1, "comment": 2, "tags": 3}
+    confirm(theirs, preview(theirs, imp))
+
+    def clients_of(owner):
+        return sorted(
+            (c.email, c.full_name, c.comment, sorted(t.name for t in c.tags.all()))
+            for c in Client.objects.filter(owner=owner).prefetch_related("tags")
+        )
+
+    assert clients_of(other_user) == clients_of(user)
+    again = b"".join(
+        theirs.get(
+            reverse("client-export"), {"format": fmt, "delimiter": delimiter}
+        ).streaming_content
+    )
+    if fmt == "csv":  # XLSX files carry their creation time
+        assert again == exported

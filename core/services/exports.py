@@ -29,6 +29,11 @@ def spreadsheet_cell(value) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+def spreadsheet_cell_read(text: str) -> str:
+    """A cell as `spreadsheet_cell` wrote it, read back: its quoting `'` taken away."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES) else text
+
+
 def spreadsheet_datetime(moment) -> str:
     """`2026-11-27 16:05:00` in the active (the reader's) time zone, which Excel in any
     locale reads as a date and time; empty for no moment."""

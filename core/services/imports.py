@@ -44,13 +44,18 @@ from core.models import (
     normalize_email_address,
     tag_key,
 )
+from core.services.exports import spreadsheet_cell_read
 
 FIELDS = ("email", "full_name", "comment")
+# The columns a file may map: the client's fields, and its tags (comma-separated names, as the
+# export writes them).
+COLUMNS = (*FIELDS, "tags")
 # Header names that say which column holds what, compared after folding case and spaces.
 HEADER_NAMES = {
     "email": ("email", "e-mail", "e mail", "mail", "почта", "адрес", "эл. почта", "емейл"),
     "full_name": ("full name", "fullname", "name", "фио", "имя", "клиент", "полное имя"),
     "comment": ("comment", "comments", "note", "notes", "комментарий", "примечание", "заметка"),
+    "tags": ("tags", "tag", "labels", "метки", "метка", "теги", "тег"),
 }
 # Rows checked against the database and written per query (an IN list of this many).
 BATCH = 1000
@@ -75,6 +80,7 @@ class Row:
     email: str
     full_name: str
     comment: str
+    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -271,10 +277,10 @@ def columns_guess(header: list[str]) -> dict[str, int | None]:
     """Which column (by index) holds each field, from the header's names in Russian or
     English: an exact name first, then a name within the header ("Адрес эл. почты")."""
     keys = [_header_key(cell) for cell in header]
-    mapping: dict[str, int | None] = dict.fromkeys(FIELDS)
+    mapping: dict[str, int | None] = dict.fromkeys(COLUMNS)
     taken: set[int] = set()
     for exact in (True, False):
-        for name in FIELDS:
+        for name in COLUMNS:
             if mapping[name] is not None:
                 continue
             for index, key in enumerate(keys):
@@ -303,9 +309,10 @@ class _RowCheck:
     def __call__(self, number: int, cells: list[str]) -> Row | str:
         """The row, or the reason it is refused."""
         values = {}
-        for name in FIELDS:
+        for name in (*FIELDS, "tags") if self.mapping.get("tags") is not None else FIELDS:
             index = self.mapping.get(name)
             raw = cells[index] if index is not None and index < len(cells) else ""
+            raw = spreadsheet_cell_read(raw)  # an export's own quoting of formula-like text
             form_field = self.fields[name]
             try:
                 values[name] = form_field.clean(raw)
@@ -316,6 +323,7 @@ class _RowCheck:
             email=normalize_email_address(values["email"]),
             full_name=values["full_name"],
             comment=values["comment"],
+            tags=tuple(values.get("tags", ())),
         )
 
 
@@ -532,6 +540,33 @@ def _tag(owner: User, name: str) -> Tag:
         return Tag.objects.get(owner=owner, key=key)
 
 
+def _tags_from_file(owner: User, rows: list[Row]) -> None:
+    """Give the written rows the tags of their file's tags column (made if missing); a client
+    keeps the tags it had."""
+    tagged = [row for row in rows if row.tags]
+    if not tagged:
+        return
+    tags: dict[str, Tag] = {}
+    for row in tagged:
+        for name in row.tags:
+            if tag_key(name) not in tags:
+                tags[tag_key(name)] = _tag(owner, name)
+    ids = dict(
+        Client.objects.filter(owner=owner, email__in=[row.email for row in tagged]).values_list(
+            "email", "pk"
+        )
+    )
+    Client.tags.through.objects.bulk_create(
+        [
+            Client.tags.through(client_id=ids[row.email], tag_id=tags[tag_key(name)].pk)
+            for row in tagged
+            if row.email in ids
+            for name in row.tags
+        ],
+        ignore_conflicts=True,
+    )
+
+
 def _batch_write(
     imp: Import, rows: list[Row], existing: dict[str, tuple], tag: Tag | None
 ) -> tuple[int, int]:
@@ -565,6 +600,7 @@ def _batch_write(
                         [Client.tags.through(client_id=pk, tag_id=tag.pk) for pk in written],
                         ignore_conflicts=True,
                     )
+                _tags_from_file(imp.owner, [*new, *(row for _pk, row in updates)])
         except IntegrityError:
             continue
         added = len(new) if not last else len(written) - len(updates)
