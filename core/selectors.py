@@ -78,6 +78,19 @@ def mailing_list(*, user: User) -> QuerySet[Mailing]:
     return Mailing.objects.filter(owner=user).select_related("message")
 
 
+def client_tags(*, clients: list[Client]) -> dict[int, list[tuple[str, str]]]:
+    """The tags of `clients` as (key, name) pairs in tag order, by client key: one query."""
+    tags: dict[int, list[tuple[str, str]]] = {}
+    rows = (
+        Client.tags.through.objects.filter(client__in=[client.pk for client in clients])
+        .order_by("tag__key", "tag_id")
+        .values_list("client_id", "tag__key", "tag__name")
+    )
+    for client_id, key, name in rows:
+        tags.setdefault(client_id, []).append((key, name))
+    return tags
+
+
 def import_list(*, user: User) -> QuerySet[Import]:
     """The user's imports of clients, newest first."""
     return Import.objects.filter(owner=user)
