@@ -1,16 +1,18 @@
 """The dashboard's and the client list's server CPU, this tree against another commit, side by
 side in one run.
 
-    .venv/bin/python bench/pages.py                      # against main, 15 rounds
+    .venv/bin/python bench/pages.py                      # against where this branch left main
     .venv/bin/python bench/pages.py --before HEAD~3 --rounds 25
 
 Two worker processes serve the pages through Django's test client from the same database (the
 large volume of bench/dashboard.py: 100,000 runs, 1,000,000 letters; built there if missing):
 one runs this working tree, the other the `--before` commit (extracted with `git archive` into
-a temporary directory). Each round asks every page `--per-round` times of each worker, in a
-random order of the two, so a burst of load on a shared machine hits both alike. Each request's
-server CPU is time.process_time() around it, in the worker. Printed: the median and min-max
-per page and side, the query count, and the load average at the start and the end.
+a temporary directory) on a copy of the database taken back to that commit's migrations, so
+each side reads the indexes its own code declares. Each round asks every page `--per-round`
+times of each worker, in a random order of the two, so a burst of load on a shared machine hits
+both alike. Each request's server CPU is time.process_time() around it, in the worker.
+Printed: the median and min-max per page and side, the query count, and the load average at
+the start and the end.
 """
 
 import argparse
@@ -89,6 +91,24 @@ def extract(commit: str, directory: Path) -> Path:
     return directory
 
 
+def database_at(tree: Path, database: str, directory: Path) -> str:
+    """A copy of the SQLite `database` migrated back to the newest migration of `tree`."""
+    import sqlite3
+
+    copy = directory / "before.sqlite3"
+    source = sqlite3.connect(database.removeprefix("sqlite:///"))
+    target = sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    target.close()
+    url = f"sqlite:///{copy}"
+    latest = max(path.stem for path in (tree / "core" / "migrations").glob("0*.py"))
+    environment = os.environ | {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
+    command = [sys.executable, "manage.py", "migrate", "core", latest, "--verbosity", "0"]
+    subprocess.run(command, check=True, cwd=BASE_DIR, env=environment)
+    return url
+
+
 def start_worker(tree: Path, database: str) -> tuple[subprocess.Popen, dict]:
     worker = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(tree), "--database", database],
@@ -129,7 +149,9 @@ def large_database() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", default="main", help="the commit to compare with")
+    parser.add_argument(
+        "--before", help="the commit to compare with (default: the merge base with main)"
+    )
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=2, help="requests per page and round")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -141,6 +163,14 @@ def main() -> None:
 
     print(f"load average at the start: {load_average()}")
     database = large_database()
+    if args.before is None:
+        args.before = subprocess.run(
+            ["git", "merge-base", "HEAD", "main"],
+            cwd=BASE_DIR,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     before_commit = subprocess.run(
         ["git", "rev-parse", "--short", args.before],
         cwd=BASE_DIR,
@@ -149,9 +179,10 @@ def main() -> None:
         text=True,
     ).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as directory:
-        before_tree = extract(args.before, Path(directory))
+        before_tree = extract(args.before, Path(directory) / "tree")
+        before_database = database_at(before_tree, database, Path(directory))
         sides = {
-            f"before ({before_commit})": start_worker(before_tree, database),
+            f"before ({before_commit})": start_worker(before_tree, before_database),
             "after (this tree)": start_worker(BASE_DIR, database),
         }
         cpu = {side: {page: [] for page in PAGES} for side in sides}
