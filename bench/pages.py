@@ -105,7 +105,7 @@ def database_at(tree: Path, database: str, directory: Path) -> str:
     latest = max(path.stem for path in (tree / "core" / "migrations").glob("0*.py"))
     environment = os.environ | {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
     command = [sys.executable, "manage.py", "migrate", "core", latest, "--verbosity", "0"]
-    subprocess.run(command, check=True, cwd=BASE_DIR, env=environment)
+    subprocess.run(command, check=True, cwd=BASE_DIR, env=environment, capture_output=True)
     return url
 
 

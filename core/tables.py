@@ -1,6 +1,7 @@
 """The lists: one `<Model>Table` per entity; sortable columns, pagination, linked rows."""
 
 import html
+import inspect
 from functools import cached_property
 
 import django_tables2 as tables
@@ -14,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_tables2 import A
 from django_tables2.paginators import LazyPaginator
+from django_tables2.utils import AttributeDict
 
 from core import selectors
 from core.models import Attempt, AuditEntry, Client, Mailing, Message, User
@@ -110,16 +112,53 @@ class PythonRowsTable(tables.Table):
             (bound_column.attrs["td"].as_html(), self._cell_function(bound_column))
             for bound_column in self.columns
         ]
+        row_attrs = self._row_attrs_function()
         page = list(self.paginated_rows)
         self.prepare_page([row.record for row in page])
         rows = []
         for row in page:
             tds = "".join([f"<td {td}>{cell(row)}</td>" for td, cell in cells])
-            rows.append(f"<tr {row.attrs.as_html()}>{tds}</tr>")
+            rows.append(f"<tr {row_attrs(row)}>{tds}</tr>")
         if not rows and self.empty_text:
             return format_html('<tr><td colspan="{}">{}</td></tr>', len(cells), self.empty_text)
         # Each cell's values are escaped where it is written, the attributes by as_html().
         return mark_safe("\n".join(rows))  # noqa: S308
+
+    def _row_attrs_function(self):
+        """How a row's `<tr>` attributes are written (row -> HTML), as BoundRow.attrs writes
+        them: Meta.row_attrs (a callable of `record` and/or `table`, inspected once here, not
+        per row), then the even/odd class. Anything else is left to BoundRow."""
+        computed = []
+        for key, value in self.row_attrs.items():
+            if callable(value):
+                try:
+                    names = set(inspect.signature(value).parameters)
+                except (TypeError, ValueError):
+                    names = None
+                if not names or not names <= {"record", "table"}:
+                    return lambda row: row.attrs.as_html()
+            elif isinstance(value, dict) or key in AttributeDict.blacklist:
+                return lambda row: row.attrs.as_html()
+            else:
+                names = None
+            computed.append((key, value, names))
+
+        def attrs_html(row) -> str:
+            arguments = {"record": row.record, "table": self}
+            parts, css_class = [], "odd" if row.row_counter % 2 else "even"
+            for key, value, names in computed:
+                if names is not None:
+                    value = value(**{name: arguments[name] for name in names})
+                if key == "class":
+                    value = f"{value} {css_class}" if value else css_class
+                    css_class = None
+                if value is not None:
+                    parts.append(f'{_escape(key)}="{_escape(value)}"')
+            if css_class:
+                parts.append(f'class="{css_class}"')
+            return " ".join(parts)
+
+        return attrs_html
 
     def prepare_page(self, records: list) -> None:
         """Read what the page's cells need besides their records, for all of them at once."""
