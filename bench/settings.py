@@ -2,6 +2,9 @@
 
 import os
 
+# Production's settings whatever .env says (`make prepare` writes DEBUG=true): with DEBUG on,
+# every query is logged and templates keep debug information, which the figures would count.
+os.environ["DEBUG"] = "false"
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 os.environ.setdefault("SITE_URL", "http://testserver")

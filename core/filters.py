@@ -12,6 +12,7 @@ from django_filters.fields import DateRangeField
 
 from core import selectors
 from core.models import Attempt, AuditEntry, Client, Mailing, Message, Periodicity, Tag, User
+from core.widgets import PythonSelect
 
 
 class FilterForm(forms.Form):
@@ -113,10 +114,15 @@ class ClientFilter(EmailOrNameSearch):
         choices=ClientState.CHOICES,
         empty_label=_("All"),
         method="filter_state",
+        widget=PythonSelect,
     )
 
     tag = django_filters.ModelChoiceFilter(
-        label=_("Tag"), queryset=_user_tags, empty_label=_("Any tag"), method="filter_tag"
+        label=_("Tag"),
+        queryset=_user_tags,
+        empty_label=_("Any tag"),
+        method="filter_tag",
+        widget=PythonSelect,
     )
 
     class Meta:
@@ -198,7 +204,8 @@ class MailingFilter(django_filters.FilterSet):
 def _user_mailings(request):
     if request is None:
         return Mailing.objects.none()
-    return selectors.mailing_list(user=request.user)
+    # The choices show the name alone: no message, no other column (fifty rows a poll).
+    return selectors.mailing_list(user=request.user).select_related(None).only("pk", "name")
 
 
 class AttemptFilter(django_filters.FilterSet):
@@ -208,11 +215,19 @@ class AttemptFilter(django_filters.FilterSet):
     index on the run time serves them.
     """
 
+    # PythonSelect: drawn on every dashboard poll, Django's template-per-option select of the
+    # user's mailings was a tenth of the poll's time.
     mailing = django_filters.ModelChoiceFilter(
-        label=_("Mailing"), queryset=_user_mailings, empty_label=_("All mailings")
+        label=_("Mailing"),
+        queryset=_user_mailings,
+        empty_label=_("All mailings"),
+        widget=PythonSelect,
     )
     status = django_filters.ChoiceFilter(
-        label=_("Status"), choices=Attempt.Status.choices, empty_label=_("Any status")
+        label=_("Status"),
+        choices=Attempt.Status.choices,
+        empty_label=_("Any status"),
+        widget=PythonSelect,
     )
     date_from = DateFilter(
         label=pgettext_lazy("date range", "From"),

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.forms import ClientForm
 from core.models import Client
-from tests.factories import make_client, make_clients
+from tests.factories import make_client, make_clients, make_tag
 
 pytestmark = pytest.mark.django_db
 
@@ -459,3 +459,22 @@ def test_an_edit_keeps_an_unsubscribe_recorded_while_the_form_was_open(user_clie
     client.refresh_from_db()
     assert client.full_name == "Ivan Petrov"
     assert client.unsubscribed_at is not None
+
+
+def test_the_list_reads_the_tags_of_a_page_in_one_query_whatever_it_holds(
+    user_client, user, django_assert_num_queries
+):
+    few = make_clients(owner=user, count=2, email="few{n:04}@example.com", full_name="F {n}")
+    make_tag(owner=user, name="Early", clients=few)
+    with CaptureQueriesContext(connection) as queries:
+        assert user_client.get(reverse("client-list")).status_code == 200
+    many = make_clients(owner=user, count=40, email="many{n:04}@example.com", full_name="M {n}")
+    for name in ("VIP", "Москва", "Late"):
+        make_tag(owner=user, name=name, clients=many)
+
+    with django_assert_num_queries(len(queries.captured_queries)):
+        response = user_client.get(reverse("client-list"))
+
+    # The first page: the two early clients and 23 of the many, each of those with three tags.
+    assert response.text.count('data-tag="early"') == 2
+    assert response.text.count('data-tag="москва"') == 23

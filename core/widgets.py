@@ -1,0 +1,48 @@
+"""Form widgets of the service's own."""
+
+from django import forms
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+
+def _attrs_html(attrs: dict) -> SafeString:
+    """Attributes as django/forms/widgets/attrs.html writes them: False left out, True bare."""
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (format_html(" {}", name) if value is True else format_html(' {}="{}"', name, value),)
+            for name, value in attrs.items()
+            if value is not False
+        ),
+    )
+
+
+class PythonSelect(forms.Select):
+    """A select written in Python, with the markup of Django's select.html.
+
+    Django renders a select through a template and one included template per option: a filter
+    bar's list of some fifty mailings cost about 4 ms on every dashboard poll. Option groups
+    are left to Django's templates. tests/test_widgets.py compares the two.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        if any(group_name for group_name, _, _ in widget["optgroups"]):
+            return super().render(name, value, attrs, renderer)
+        # Each option ends with a newline: Django's option template ends with one.
+        options = format_html_join(
+            "",
+            '\n  <option value="{}"{}>{}</option>\n',
+            (
+                (str(option["value"]), _attrs_html(option["attrs"]), option["label"])
+                for _, group, _ in widget["optgroups"]
+                for option in group
+            ),
+        )
+        return format_html(
+            '<select name="{}"{}>{}\n</select>',
+            widget["name"],
+            _attrs_html(widget["attrs"]),
+            options,
+        )
