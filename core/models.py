@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.outcomes import outcome_text
 
@@ -651,7 +652,7 @@ class Import(OwnedModel):
         CONFIRMED = "confirmed", _("Queued")
         RUNNING = "running", _("Importing")
         DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+        FAILED = "failed", pgettext_lazy("import status", "Failed")
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
