@@ -4,6 +4,7 @@ connections, and the sender's memory as the number of recipients grows.
     .venv/bin/python bench/sending.py                  # the figures of README, ~5 minutes
     .venv/bin/python bench/sending.py --quick          # smoke run: tiny N, a few seconds
     .venv/bin/python bench/sending.py --ceiling-only --n 2000 --rounds 5   # engine/ceiling
+    .venv/bin/python bench/sending.py --ceiling-only --no-pipelining ...  # a sink without it
     DATABASE_URL=postgres://... .venv/bin/python bench/sending.py   # on PostgreSQL
 
 It uses its own database (var/bench.sqlite3 by default, recreated each run; with
@@ -79,7 +80,7 @@ SINK_CODE = """
 import sys
 sys.path.insert(0, {base!r})
 from tests.smtp_servers import SmtpSink
-with SmtpSink(delay={delay!r}) as sink:
+with SmtpSink(delay={delay!r}, pipelining={pipelining!r}) as sink:
     sink._record = lambda message: None  # count nothing, keep nothing: a sink that only answers
     print(sink.port, flush=True)
     sys.stdin.read()
@@ -87,14 +88,20 @@ with SmtpSink(delay={delay!r}) as sink:
 
 
 class Sink:
-    """An aiosmtpd sink in its own process, answering each message after `delay` seconds."""
+    """An aiosmtpd sink in its own process, answering each message after `delay` seconds;
+    it offers PIPELINING unless told not to."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, *, pipelining: bool = True) -> None:
         self.delay = delay
+        self.pipelining = pipelining
 
     def __enter__(self) -> "Sink":
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SINK_CODE.format(base=str(BASE_DIR), delay=self.delay)],
+            [
+                sys.executable,
+                "-c",
+                SINK_CODE.format(base=str(BASE_DIR), delay=self.delay, pipelining=self.pipelining),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -415,6 +422,9 @@ def main() -> None:
     parser.add_argument(
         "--ceiling-only", action="store_true", help="only the engine/transport-ceiling rounds"
     )
+    parser.add_argument(
+        "--no-pipelining", action="store_true", help="a sink that does not offer PIPELINING"
+    )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)  # a mailing id
     args = parser.parse_args()
     if args.memory_child:
@@ -435,8 +445,8 @@ def main() -> None:
         " and sent with plain smtplib, one connection to a sink that answers at once"
     )
     if args.ceiling_only:
-        print(ceiling_heading)
-        with Sink() as sink:
+        print(ceiling_heading + (", without PIPELINING" if args.no_pipelining else ""))
+        with Sink(pipelining=not args.no_pipelining) as sink:
             compare_with_ceiling(letter=CYRILLIC, count=args.n, rounds=args.rounds, port=sink.port)
         print(f"\nload average at the end: {load_average()}")
         return
