@@ -3,6 +3,8 @@ connections, and the sender's memory as the number of recipients grows.
 
     .venv/bin/python bench/sending.py                  # the figures of README, ~5 minutes
     .venv/bin/python bench/sending.py --quick          # smoke run: tiny N, a few seconds
+    .venv/bin/python bench/sending.py --ceiling-only --n 2000 --rounds 5   # engine/ceiling
+    .venv/bin/python bench/sending.py --ceiling-only --no-pipelining ...  # a sink without it
     DATABASE_URL=postgres://... .venv/bin/python bench/sending.py   # on PostgreSQL
 
 It uses its own database (var/bench.sqlite3 by default, recreated each run; with
@@ -13,13 +15,16 @@ The engine and Django's send_messages() are compared in interleaved rounds (engi
 engine, Django...) on the same letter and the same sink, so that a change in the machine's
 load hits both alike; each rate is printed as the median of the rounds with their min-max
 spread, for a Cyrillic and an ASCII letter, and the load average at the start and the end
-says how busy the machine was. `--quick` only checks that the benchmark still runs
+says how busy the machine was. The engine is also set against the transport ceiling: the
+same letters rendered beforehand and sent with plain smtplib over one connection, without a
+database (`--ceiling-only` runs just that). `--quick` only checks that the benchmark still runs
 (tests/test_bench_smoke.py does it): its figures measure nothing.
 """
 
 import argparse
 import json
 import os
+import smtplib
 import statistics
 import subprocess
 import sys
@@ -75,7 +80,7 @@ SINK_CODE = """
 import sys
 sys.path.insert(0, {base!r})
 from tests.smtp_servers import SmtpSink
-with SmtpSink(delay={delay!r}) as sink:
+with SmtpSink(delay={delay!r}, pipelining={pipelining!r}) as sink:
     sink._record = lambda message: None  # count nothing, keep nothing: a sink that only answers
     print(sink.port, flush=True)
     sys.stdin.read()
@@ -83,14 +88,20 @@ with SmtpSink(delay={delay!r}) as sink:
 
 
 class Sink:
-    """An aiosmtpd sink in its own process, answering each message after `delay` seconds."""
+    """An aiosmtpd sink in its own process, answering each message after `delay` seconds;
+    it offers PIPELINING unless told not to."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, *, pipelining: bool = True) -> None:
         self.delay = delay
+        self.pipelining = pipelining
 
     def __enter__(self) -> "Sink":
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SINK_CODE.format(base=str(BASE_DIR), delay=self.delay)],
+            [
+                sys.executable,
+                "-c",
+                SINK_CODE.format(base=str(BASE_DIR), delay=self.delay, pipelining=self.pipelining),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -211,6 +222,68 @@ def run_django(count: int, letter: Letter = CYRILLIC) -> float:
     elapsed = time.perf_counter() - started
     assert sent == count
     return elapsed
+
+
+def prebuilt_letters(count: int, letter: Letter, *, port: int) -> tuple[str, list[tuple]]:
+    """The engine's own letters to `count` recipients, rendered beforehand for what the sink
+    offers (8BITMIME, SMTPUTF8): the envelope sender and (recipient, bytes, MAIL options)."""
+    from core.services.sending.identity import sender_identity_of
+    from core.services.sending.letters import Letter as EngineLetter
+
+    probe = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    probe.ehlo()
+    eight_bit, smtputf8 = probe.has_extn("8bitmime"), probe.has_extn("smtputf8")
+    probe.quit()
+    mailing = make_mailing(1, letter)
+    identity = sender_identity_of(user_id=mailing.owner_id)
+    built = EngineLetter.of_message(message=mailing.message, identity=identity)
+    letters = []
+    for n in range(count):
+        email, name = f"client{n}@example.com", letter.client_name.format(n=n)
+        values = built.recipient_values(client_id=n + 1, email=email, name=name)
+        rendered = built.render(
+            email=email,
+            name=name,
+            values=values,
+            delivery_id=n,
+            eight_bit=eight_bit,
+            smtputf8=smtputf8,
+        )
+        options = ["BODY=8BITMIME"] if eight_bit else []
+        letters.append((rendered.recipient, rendered.content, options))
+    return identity.envelope_sender, letters
+
+
+def run_ceiling(sender: str, letters: list[tuple], *, port: int) -> float:
+    """Seconds for plain smtplib to send prebuilt letters over one connection: no rendering,
+    no database, one sendmail() (MAIL, RCPT, DATA, end of data) per letter. What the
+    transport alone allows on this machine, to this sink."""
+    started = time.perf_counter()
+    smtp = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    for recipient, content, options in letters:
+        smtp.sendmail(sender, [recipient], content, mail_options=options)
+    smtp.quit()
+    return time.perf_counter() - started
+
+
+def compare_with_ceiling(*, letter: Letter, count: int, rounds: int, port: int) -> list[float]:
+    """Interleaved rounds of the engine and the transport ceiling (the same letters prebuilt
+    and sent with plain smtplib) on one connection; returns the engine/ceiling ratios."""
+    point_mailers_at(port, concurrency=1, letter=letter)
+    sender, letters = prebuilt_letters(count, letter, port=port)  # not timed
+    run_ceiling(sender, letters[:50], port=port)  # warm-up
+    run_engine(make_mailing(50, letter))
+    engine_rates, ceiling_rates = [], []
+    for _ in range(rounds):
+        mailing = make_mailing(count, letter)  # not timed: the clients of this round
+        engine_rates.append(count / run_engine(mailing))
+        ceiling_rates.append(count / run_ceiling(sender, letters, port=port))
+    ratios = [engine / top for engine, top in zip(engine_rates, ceiling_rates, strict=True)]
+    print(f"   {letter.label} letter, {rounds} rounds of N={count:,} each; median (min-max):")
+    print(f"      ceiling, prebuilt bytes:  {spread(ceiling_rates)} messages/s")
+    print(f"      engine, ledger included:  {spread(engine_rates)} messages/s")
+    print(f"      ratio engine / ceiling:   {spread(ratios, digits=2)}   (target >= 0.7)")
+    return ratios
 
 
 # --- DKIM, and what rendering and signing cost per letter ---------------------------------
@@ -346,6 +419,12 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: tiny N, 2 rounds; figures measure nothing"
     )
+    parser.add_argument(
+        "--ceiling-only", action="store_true", help="only the engine/transport-ceiling rounds"
+    )
+    parser.add_argument(
+        "--no-pipelining", action="store_true", help="a sink that does not offer PIPELINING"
+    )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)  # a mailing id
     args = parser.parse_args()
     if args.memory_child:
@@ -360,6 +439,17 @@ def main() -> None:
     print(f"load average at the start: {load_average()}")
     if args.quick:
         print("quick smoke run: tiny N, two rounds; the figures measure nothing")
+
+    ceiling_heading = (
+        "\n1b. The engine against the transport ceiling: the same letters prebuilt in memory"
+        " and sent with plain smtplib, one connection to a sink that answers at once"
+    )
+    if args.ceiling_only:
+        print(ceiling_heading + (", without PIPELINING" if args.no_pipelining else ""))
+        with Sink(pipelining=not args.no_pipelining) as sink:
+            compare_with_ceiling(letter=CYRILLIC, count=args.n, rounds=args.rounds, port=sink.port)
+        print(f"\nload average at the end: {load_average()}")
+        return
 
     print("\n1. The engine against Django, one connection to a sink that answers at once")
     with Sink() as sink:
@@ -376,6 +466,8 @@ def main() -> None:
             )
         costs = letter_costs(min(args.n * 2, 2000))
         dkim_settings(None)
+        print(ceiling_heading)
+        compare_with_ceiling(letter=CYRILLIC, count=args.n, rounds=args.rounds, port=sink.port)
     signing = f", DKIM signing {costs['sign_us']:.0f} us" if "sign_us" in costs else ""
     print(
         f"   per Cyrillic letter ({costs['letter_bytes']:,.0f} bytes): "

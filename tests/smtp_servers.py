@@ -87,6 +87,10 @@ class _SinkHandler:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        if self._sink.pipelining:
+            # aiosmtpd reads commands one line at a time, so pipelined ones are served in
+            # order; it only does not say so.
+            responses = [*responses[:-1], "250-PIPELINING", responses[-1]]
         if self._sink.eight_bit_mime:
             return responses
         return [reply for reply in responses if reply[4:].upper() != "8BITMIME"]
@@ -132,7 +136,8 @@ class SmtpSink(_BackgroundServer):
     ``delay`` seconds pass before each message is accepted; with ``hold``, the accept waits
     until that event is set too. ``tls_context`` (a server context) offers STARTTLS and refuses
     mail before it, or with ``implicit_tls`` encrypts from the first byte. Without
-    ``eight_bit_mime`` the server does not offer 8BITMIME and refuses 8-bit content.
+    ``eight_bit_mime`` the server does not offer 8BITMIME and refuses 8-bit content. With
+    ``pipelining`` it offers PIPELINING (RFC 2920), as most mail servers do.
     """
 
     def __init__(
@@ -146,6 +151,7 @@ class SmtpSink(_BackgroundServer):
         implicit_tls: bool = False,
         eight_bit_mime: bool = True,
         smtputf8: bool = True,
+        pipelining: bool = True,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("Give both username and password, or neither.")
@@ -154,6 +160,7 @@ class SmtpSink(_BackgroundServer):
         self.delay = delay
         self.hold = hold
         self.eight_bit_mime = eight_bit_mime
+        self.pipelining = pipelining
         self._tls_context = tls_context
         self._implicit_tls = implicit_tls
         # Whether EHLO offers SMTPUTF8 (RFC 6531: addresses with non-ASCII local parts).
@@ -307,6 +314,8 @@ class Faults:
     drop_during_data_after: int | None = None
     # Answer every AUTH attempt with 535.
     fail_auth: bool = False
+    # Offer PIPELINING (RFC 2920) in EHLO; commands are served one line at a time either way.
+    pipelining: bool = False
 
     def __post_init__(self) -> None:
         for name in ("hang_at", "close_421_at", "garbage_at"):
@@ -537,7 +546,10 @@ class FaultySmtpServer(_BackgroundServer):
             case Stage.EHLO:
                 session.greeted = True
                 session.reset_transaction()
-                await self._reply(writer, _EHLO_REPLY)
+                greeting, _, extensions = _EHLO_REPLY.partition("\r\n")
+                if self._faults.pipelining:
+                    extensions = "250-PIPELINING\r\n" + extensions
+                await self._reply(writer, f"{greeting}\r\n{extensions}")
             case Stage.HELO:
                 session.greeted = True
                 session.reset_transaction()

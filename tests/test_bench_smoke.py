@@ -54,6 +54,8 @@ def test_the_sending_benchmark_runs_and_prints_its_figures(tmp_path):
     for letter in ("Cyrillic", "ASCII"):
         assert f"{letter} letter, 2 rounds" in output
     assert output.count("ratio engine / Django:") == 2
+    assert "ceiling, prebuilt bytes:" in output
+    assert "ratio engine / ceiling:" in output
     assert "ratio 8 / 1 connections:" in output
     assert "heap peak ratio" in output
     assert "load average at the end:" in output

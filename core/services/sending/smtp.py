@@ -2,6 +2,7 @@
 server does (refusals, timeouts, drops, garbage) onto replies a person can read."""
 
 import logging
+import re
 import smtplib
 import ssl
 from functools import partial
@@ -39,6 +40,7 @@ class Session:
         self.eight_bit = False
         self.smtputf8 = False
         self.mail_options = ""
+        self.pipelining = False
 
     def open(self) -> bool:
         """Connect, greet, encrypt and log in unless connected; return whether it connected."""
@@ -98,6 +100,8 @@ class Session:
         if self.smtputf8:
             smtp.command_encoding = "utf-8"  # smtplib sets it only in its own mail()
         self.mail_options = " BODY=8BITMIME" if self.eight_bit else ""
+        # RFC 2920: MAIL, RCPT and DATA may then go in one write, their replies read in order.
+        self.pipelining = smtp.has_extn("pipelining")
         return True
 
     def mail_from(self, sender: str, *, smtputf8: bool = False) -> str:
@@ -110,6 +114,34 @@ class Session:
         not parsed again: they were checked once, and parsing costs more than sending."""
         self.smtp.putcmd(verb, argument)
         return self.smtp.getreply()
+
+    def send_commands(self, commands: list[tuple[str, str]]) -> list[tuple[int, str]]:
+        """Several commands in one write (PIPELINING) and their replies, in order. Reading
+        stops at a 421: the server is closing the connection and answers nothing more."""
+        lines = (f"{verb} {argument}" if argument else verb for verb, argument in commands)
+        self.smtp.send("".join(f"{line}\r\n" for line in lines))
+        replies = []
+        for _ in commands:
+            code, reply = self.smtp.getreply()
+            replies.append((code, decode(reply)))
+            if code == 421:
+                break
+        return replies
+
+    def send_content(self, content: bytes) -> tuple[int, bytes]:
+        """After DATA's 354: the message, dot-stuffed, and its end; return the reply."""
+        content = _LEADING_DOT.sub(b"..", content)
+        if not content.endswith(b"\r\n"):
+            content += b"\r\n"
+        self.smtp.send(content + b".\r\n")
+        return self.smtp.getreply()
+
+    def abandon(self) -> None:
+        """Close the connection without a word, as in the middle of DATA: any QUIT would be
+        read as part of the message, and only a closed connection leaves it undelivered."""
+        smtp, self.smtp = self.smtp, None
+        if smtp is not None:
+            smtp.close()
 
     def command(self, method, *args, **kwargs):
         """Run one smtplib call; turn a timeout or a lost connection into a stop of the run."""
@@ -151,6 +183,9 @@ class Session:
             pass
         finally:
             smtp.close()
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def tls_context() -> ssl.SSLContext:

@@ -591,9 +591,12 @@ class RunSender:
                 return Outcome.UNTRIED, ""
         fresh = session.open()
         try:
-            letter, code, reply = self._mail(session, work, fresh=fresh)
+            letter, replies = self._mail(session, work, fresh=fresh)
         except LetterError as error:  # this recipient's letter only: the run goes on
             return Outcome.FAILED, str(error)
+        if len(replies) > 1:
+            return self._deliver_pipelined(session, letter, replies, previous)
+        code, reply = replies[0]
         if code != 250:
             return self._refused(session, code, reply, stage="MAIL")
         code, reply = session.command(session.send_command, "rcpt", f"TO:<{letter.recipient}>")
@@ -610,6 +613,37 @@ class RunSender:
             code, reply = session.command(session.smtp.data, letter.content)
         except smtplib.SMTPDataError as error:  # DATA itself refused, before any content
             return self._refused(session, error.smtp_code, decode(error.smtp_error), stage="DATA")
+        if code == 250:
+            self.server_421s = 0
+            return Outcome.ACCEPTED, f"{code} {reply}"
+        return self._refused(session, code, reply, stage="MESSAGE")
+
+    def _deliver_pipelined(
+        self,
+        session: Session,
+        letter: RenderedLetter,
+        replies: list[tuple[int, str]],
+        previous: Result | None,
+    ) -> tuple[str, str]:
+        """The rest of `_deliver` once MAIL, RCPT and DATA went in one write: their replies
+        (up to a 421) are read, and the content still goes only after the previous message of
+        this connection is in the ledger."""
+        replies = replies + [(421, "")] * (3 - len(replies))  # nothing after a 421
+        (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = replies
+        if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+            session.abandon()  # DATA opened without a sender or recipient: send no content
+        if mail_code != 250:
+            return self._refused(session, mail_code, mail_reply, stage="MAIL")
+        if rcpt_code not in (250, 251):
+            return self._refused(session, rcpt_code, rcpt_reply, stage="RCPT")
+        if data_code != 354:
+            return self._refused(session, data_code, data_reply, stage="DATA")
+        if previous is not None:
+            previous.recorded.wait()
+        if self.stop.is_set():
+            session.abandon()
+            return Outcome.UNTRIED, ""
+        code, reply = session.command(session.send_content, letter.content)
         if code == 250:
             self.server_421s = 0
             return Outcome.ACCEPTED, f"{code} {reply}"
@@ -635,19 +669,25 @@ class RunSender:
 
     def _mail(
         self, session: Session, work: Work, *, fresh: bool
-    ) -> tuple[RenderedLetter, int, str]:
-        """Render the letter for this connection's server and start its transaction (MAIL)."""
+    ) -> tuple[RenderedLetter, list[tuple[int, str]]]:
+        """Render the letter for this connection's server and start its transaction: MAIL
+        and its reply, or with PIPELINING, MAIL, RCPT and DATA in one write and their
+        replies."""
         letter = self._render(session, work)
         mail_from = session.mail_from(self.identity.envelope_sender, smtputf8=letter.smtputf8)
         try:
-            code, reply = session.command(session.send_command, "mail", mail_from)
+            if session.pipelining:
+                commands = [("MAIL", mail_from), ("RCPT", f"TO:<{letter.recipient}>"), ("DATA", "")]
+                replies = session.command(session.send_commands, commands)
+            else:
+                replies = [session.command(session.send_command, "mail", mail_from)]
         except SessionDropped:
             if fresh:
                 raise
             # An idle connection the server dropped: one new connection, then the same message.
             session.open()
             return self._mail(session, work, fresh=True)
-        return letter, code, reply
+        return letter, replies
 
     def _render(self, session: Session, work: Work) -> RenderedLetter:
         """The recipient's letter as this server can take it; LetterError if it cannot."""
@@ -679,7 +719,7 @@ class RunSender:
             raise SessionError(unintelligible(reply))
         if stage == "MAIL" and code >= 500:
             raise SessionError(said("smtp.refused_sender", reply=text))
-        if stage != "MESSAGE":
+        if stage != "MESSAGE" and session.smtp is not None:
             session.command(session.smtp.rset)
         if code < 500:
             return Outcome.DEFERRED, text
