@@ -20,17 +20,27 @@ filled).
 Each page's server CPU time is time.process_time() around the request (which runs in this
 process): its median and 10th-90th percentiles. At the large volume the production server
 (bin/serve, as `make run` starts it; WEB_CONCURRENCY and WEB_THREADS apply) then serves 8 and 32
-concurrent users (`--users`, `--seconds` each run): requests per second, p50 and p95.
+concurrent users (`--users`, `--seconds` each run): requests per second, p50 and p95. Each run
+is done twice, interleaved: without, then with a send running on the same database and machine
+(`--send N`, 0 for none): a mailing of N recipients (default 200,000, added once to the large
+database under a user of its own, so the measured user's pages answer the same rows in both) is
+sent by `manage.py send_mailings --attempt ID` against an SMTP sink in a process of its own
+(bench/sending.py's, answering each letter after `--send-delay` seconds), started before the
+run and stopped with SIGTERM after it (a clean stop that releases the run: the next with-send
+run resumes it; a finished run is followed by a new one). The letters per second the sender
+achieved during the run are printed beside it.
 
 `--quick` checks that the benchmark still runs (tests/test_bench_smoke.py does it): volumes of
 20 and 200 runs in SQLite databases of a temporary directory, one timed request per page, two
-users for a moment. Its figures measure nothing.
+users for a moment, with and without a send of 1,000 recipients. Its figures measure nothing.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -65,6 +75,11 @@ CONCURRENT_PAGES = {
     "poll, nothing changed": PAGES["poll, nothing changed"],
 }
 USERS = (8, 32)
+BENCH_USER = "bench@example.com"
+# The mailing sent during the with-send runs belongs to a user of its own (see `send_mailing`).
+SEND_USER = "bench-send@example.com"
+SEND_RECIPIENTS = 200_000
+QUICK_SEND_RECIPIENTS = 1_000
 FAILURE_REPLIES = ["550 5.1.1 No such user", "552 Mailbox full", "421 Try again later"]
 
 
@@ -152,7 +167,7 @@ def build(attempt_total: int, delivery_total: int) -> None:
     with transaction.atomic():
         for model in (Delivery, Attempt, Mailing, Message, Client, User):
             model.objects.all().delete()
-        user = User.objects.create_user(email="bench@example.com", password="bench")
+        user = User.objects.create_user(email=BENCH_USER, password="bench")
         clients = Client.objects.bulk_create(
             Client(owner=user, email=f"client{n}@example.com", full_name=f"Client {n}")
             for n in range(CLIENTS)
@@ -249,10 +264,11 @@ def measure(repeat: int) -> dict:
     from core.models import Attempt, Delivery, User
 
     client = HttpClient()
-    client.force_login(User.objects.get(email="bench@example.com"))
+    client.force_login(User.objects.get(email=BENCH_USER))
     results = {
-        "attempts": Attempt.objects.count(),
-        "deliveries": Delivery.objects.count(),
+        # The measured user's: the database may also hold the with-send runs' mailing.
+        "attempts": Attempt.objects.filter(mailing__owner__email=BENCH_USER).count(),
+        "deliveries": Delivery.objects.filter(owner__email=BENCH_USER).count(),
         "pages": {},
     }
     for name, (url, headers) in PAGES.items():
@@ -301,13 +317,110 @@ def one_user(
     connection.close()
 
 
-def concurrent_users(database: str, *, users: tuple[int, ...], seconds: float) -> dict:
+def send_mailing(recipients: int):
+    """The mailing sent during the with-send runs: `recipients` clients of a user of its own,
+    made once (in bulk) and kept in the database for the next benchmark.
+
+    Not the measured user's: their pages then answer the same rows with and without the send,
+    so the difference is the machine's and the database's contention alone. It starts in ten
+    years and has no next slot, so its "send now" run is never overtaken by a scheduled one.
+    """
+    from django.utils import timezone
+
+    from core.models import Client, Mailing, Message, User
+
+    mailing = Mailing.objects.filter(owner__email=SEND_USER).first()
+    if mailing is not None and mailing.clients.count() == recipients:
+        return mailing
+    User.objects.filter(email=SEND_USER).delete()
+    owner = User.objects.create_user(email=SEND_USER)
+    message = Message.objects.create(
+        owner=owner, subject="{{ first_name }}, our spring sale", body="Hello {{ full_name }}!"
+    )
+    later = timezone.now() + timedelta(days=3650)
+    mailing = Mailing.objects.create(
+        owner=owner, message=message, start_at=later, end_at=later + timedelta(days=1)
+    )
+    through = Mailing.clients.through
+    for start in range(0, recipients, 5000):
+        clients = Client.objects.bulk_create(
+            Client(owner=owner, email=f"send{n}@example.com", full_name=f"Recipient {n}")
+            for n in range(start, min(recipients, start + 5000))
+        )
+        through.objects.bulk_create(
+            through(mailing_id=mailing.pk, client_id=client.pk) for client in clients
+        )
+    return mailing
+
+
+class SendRunning:
+    """`manage.py send_mailings --attempt ID` sending the mailing's open run (a new one when
+    the last has ended) while inside; on leaving, SIGTERM, which stops it cleanly and releases
+    the run for the next time. `letters_per_second`: the letters accepted while inside.
+    """
+
+    def __init__(self, mailing, *, environment: dict[str, str]) -> None:
+        self.mailing = mailing
+        self.environment = environment
+
+    def accepted(self) -> int:
+        from core.models import Delivery
+
+        return Delivery.objects.filter(
+            attempt_id=self.attempt.pk, status=Delivery.Status.ACCEPTED
+        ).count()
+
+    def __enter__(self) -> "SendRunning":
+        from core.models import Attempt
+        from core.services.sending import mailing_send_start
+
+        self.attempt = self.mailing.attempts.filter(
+            status=Attempt.Status.RUNNING
+        ).first() or mailing_send_start(mailing=self.mailing)
+        before = self.accepted()
+        command = [sys.executable, str(BASE_DIR / "manage.py"), "send_mailings"]
+        self.process = subprocess.Popen(
+            [*command, "--attempt", str(self.attempt.pk)],
+            cwd=BASE_DIR,
+            env=self.environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        # Timed from its first accepted letter on: Django's start-up is not the send.
+        while (count := self.accepted()) == before:
+            if self.process.poll() is not None:
+                raise SystemExit("the sender ended before sending:\n" + self.process.stdout.read())
+            time.sleep(0.05)
+        self.count, self.started = count, time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.letters_per_second = (self.accepted() - self.count) / (
+            time.perf_counter() - self.started
+        )
+        self.process.send_signal(signal.SIGTERM)
+        output = self.process.communicate(timeout=120)[0]
+        if self.process.returncode != 0:
+            raise SystemExit(f"the sender failed ({self.process.returncode}):\n{output}")
+
+
+def concurrent_users(
+    database: str,
+    *,
+    users: tuple[int, ...],
+    seconds: float,
+    send_recipients: int,
+    send_delay: float,
+) -> dict:
     """Requests per second and latency percentiles of `users` simultaneous users against the
     production server, started as `make run` starts it (bin/serve) on a free port.
 
     Each user is a thread on a keep-alive connection asking for a page again as soon as the
     last answer came. The users run in this process, on the same machine as the server: on a
-    small machine they take CPU from it, so the figures are a floor.
+    small machine they take CPU from it, so the figures are a floor. With `send_recipients`,
+    each run is done without a send, then with one (`SendRunning`) against a sink in a
+    process of its own that answers each letter after `send_delay` seconds.
     """
     import http.client
     import socket
@@ -319,7 +432,7 @@ def concurrent_users(database: str, *, users: tuple[int, ...], seconds: float) -
     from core.models import User
 
     client = HttpClient()
-    client.force_login(User.objects.get(email="bench@example.com"))
+    client.force_login(User.objects.get(email=BENCH_USER))
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -339,6 +452,27 @@ def concurrent_users(database: str, *, users: tuple[int, ...], seconds: float) -
         text=True,
     )
     results = {"workers": os.environ.get("WEB_CONCURRENCY", "2 (default)"), "runs": {}}
+    modes = ["without"]
+    sink_stack = contextlib.ExitStack()
+    if send_recipients:
+        from bench.sending import Sink
+
+        mailing = send_mailing(send_recipients)
+        sink = sink_stack.enter_context(Sink(delay=send_delay))
+        sender_environment = os.environ | {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DATABASE_URL": database,
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(sink.port),
+            # The send outlasts any user's daily quota.
+            "DAILY_LETTER_QUOTA": str(10**9),
+        }
+        modes.append("with")
+        results["send"] = {
+            "recipients": send_recipients,
+            "delay_ms": send_delay * 1000,
+            "connections": os.environ.get("EMAIL_CONCURRENCY", "4 (default)"),
+        }
     try:
         for line in server.stderr:
             if "Listening at:" in line:
@@ -362,32 +496,47 @@ def concurrent_users(database: str, *, users: tuple[int, ...], seconds: float) -
                 ask(warm, url, headers)
             warm.close()
             for count in users:
-                latencies: list[float] = []
-                errors = []
-                deadline = time.perf_counter() + seconds
-
-                started = time.perf_counter()
-                threads = [
-                    threading.Thread(
-                        target=one_user,
-                        args=(port, url, headers | {"Cookie": cookie}, deadline, latencies, errors),
+                for mode in modes:
+                    sending = (
+                        SendRunning(mailing, environment=sender_environment)
+                        if mode == "with"
+                        else contextlib.nullcontext()
                     )
-                    for _ in range(count)
-                ]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-                elapsed = time.perf_counter() - started
-                results["runs"][f"{name}, {count} users"] = {
-                    "rps": len(latencies) / elapsed,
-                    "p50_ms": percentile(latencies, 0.5),
-                    "p95_ms": percentile(latencies, 0.95),
-                    "errors": len(errors),
-                }
+                    latencies: list[float] = []
+                    errors = []
+                    with sending:
+                        started = time.perf_counter()
+                        deadline = started + seconds
+                        threads = [
+                            threading.Thread(
+                                target=one_user,
+                                args=(
+                                    port,
+                                    url,
+                                    headers | {"Cookie": cookie},
+                                    deadline,
+                                    latencies,
+                                    errors,
+                                ),
+                            )
+                            for _ in range(count)
+                        ]
+                        for thread in threads:
+                            thread.start()
+                        for thread in threads:
+                            thread.join()
+                        elapsed = time.perf_counter() - started
+                    results["runs"].setdefault(f"{name}, {count} users", {})[mode] = {
+                        "rps": len(latencies) / elapsed,
+                        "p50_ms": percentile(latencies, 0.5),
+                        "p95_ms": percentile(latencies, 0.95),
+                        "errors": len(errors),
+                        "letters_per_second": getattr(sending, "letters_per_second", None),
+                    }
     finally:
         server.terminate()
         server.wait(timeout=30)
+        sink_stack.close()
     return results
 
 
@@ -406,6 +555,7 @@ def run_volume(volume: str, args: argparse.Namespace, *, directory: Path | None)
         command.append("--quick")
     if volume == "large" and args.users:
         command += ["--users", args.users, "--seconds", str(args.seconds)]
+        command += ["--send", str(args.send), "--send-delay", str(args.send_delay)]
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=BASE_DIR)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -419,14 +569,21 @@ def measure_volume(volume: str, args: argparse.Namespace) -> None:
 
     call_command("migrate", verbosity=0)
     attempts, deliveries = (QUICK_VOLUMES if args.quick else VOLUMES)[volume]
-    if args.rebuild or Delivery.objects.count() != deliveries:
+    # The measured user's deliveries: the with-send runs add a mailing of another user.
+    if args.rebuild or Delivery.objects.filter(owner__email=BENCH_USER).count() != deliveries:
         started = time.perf_counter()
         build(attempts, deliveries)
         print(f"built {volume} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     results = measure(args.repeat)
     if args.users:
         users = tuple(int(count) for count in args.users.split(","))
-        results["concurrent"] = concurrent_users(args.database, users=users, seconds=args.seconds)
+        results["concurrent"] = concurrent_users(
+            args.database,
+            users=users,
+            seconds=args.seconds,
+            send_recipients=args.send,
+            send_delay=args.send_delay,
+        )
     print(json.dumps(results))
 
 
@@ -443,6 +600,18 @@ def main() -> None:
         help="concurrent users against the production server, at the large volume ('' : none)",
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each users' run")
+    parser.add_argument(
+        "--send",
+        type=int,
+        default=SEND_RECIPIENTS,
+        help="recipients of the mailing sent during each users' run's second round (0: no send)",
+    )
+    parser.add_argument(
+        "--send-delay",
+        type=float,
+        default=0.0,
+        help="seconds the sink waits before accepting each letter of that send",
+    )
     parser.add_argument("--volume", choices=VOLUMES, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -455,6 +624,7 @@ def main() -> None:
         args.repeat = 1
         args.seconds = 0.3
         args.users = "2" if args.users else ""
+        args.send = min(args.send, QUICK_SEND_RECIPIENTS)
         with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as directory:
             results = {
                 volume: run_volume(volume, args, directory=Path(directory)) for volume in VOLUMES
@@ -484,12 +654,28 @@ def main() -> None:
         concurrent = large["concurrent"]
         print()
         print(f"production server (bin/serve, {concurrent['workers']} workers), large volume:")
-        print(f"{'run':<36}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")
-        for name, run in concurrent["runs"].items():
+        if "send" in concurrent:
+            send = concurrent["send"]
             print(
-                f"{name:<36}{run['rps']:>8.1f}{run['p50_ms']:>9.1f}{run['p95_ms']:>9.1f}"
-                f"{run['errors']:>8}"
+                f"each run without, then with a send of {send['recipients']:,} recipients running"
+                f" (send_mailings, {send['connections']} connections, a sink answering after"
+                f" {send['delay_ms']:.0f} ms)"
             )
+        print(
+            f"{'run':<32}{'send':>8}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}"
+            f"{'letters/s':>11}"
+        )
+        for name, modes in concurrent["runs"].items():
+            for mode, run in modes.items():
+                letters = run["letters_per_second"]
+                letters = "" if letters is None else f"{letters:.0f}"
+                print(
+                    f"{name:<32}{mode:>8}{run['rps']:>8.1f}{run['p50_ms']:>9.1f}"
+                    f"{run['p95_ms']:>9.1f}{run['errors']:>8}{letters:>11}"
+                )
+            if "with" in modes:
+                ratio = modes["with"]["rps"] / modes["without"]["rps"]
+                print(f"{'':<32}{'ratio':>8}{ratio:>8.2f}")
     print(f"load average at the end: {load_average()}")
 
 
