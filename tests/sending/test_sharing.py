@@ -138,7 +138,7 @@ def test_the_rate_limit_holds_across_two_processes(user):
     assert Attempt.objects.filter(status="success").count() == 2
 
 
-def test_workers_share_a_send_now_run(user, settings):
+def test_send_now_gives_each_worker_a_task_and_the_run_goes_out_once(user, settings):
     settings.SENDING_WORKERS_PER_RUN = 2
     mailing = make_mailing(
         owner=user, clients=make_clients(owner=user, count=RECIPIENTS), next_run_at=None
@@ -155,7 +155,10 @@ def test_workers_share_a_send_now_run(user, settings):
     assert counts == Counter({f"client{n}@example.com": 1 for n in range(RECIPIENTS)})
     attempt.refresh_from_db()
     assert (attempt.status, attempt.accepted_count) == ("success", RECIPIENTS)
-    # Each worker took one of the run's two tasks and sent a share of it (one run each).
+    # Two tasks, one per worker asked for, each run once and successfully. Whether the second
+    # joins while batches are left depends on how soon its process starts: the shares of
+    # several senders are pinned by the tests above, with processes that start together.
     tasks = DBTaskResult.objects.order_by("enqueued_at")
-    assert [(task.status, task.return_value) for task in tasks] == [("SUCCESSFUL", 1)] * 2
-    assert len({worker for task in tasks for worker in task.worker_ids}) == 2
+    assert [task.status for task in tasks] == ["SUCCESSFUL"] * 2
+    assert all(len(task.worker_ids) == 1 for task in tasks)
+    assert sum(task.return_value for task in tasks) >= 1
