@@ -17,8 +17,7 @@ from django.utils import timezone
 from core.log_format import JsonLinesFormatter
 from core.services.health import SCHEDULER, WORKER, heartbeat_beat
 from tests.factories import ACCEPTED, FAILED, PENDING, make_mailing, record_run
-from tests.sending.processes import child_database_environment
-from tests.sending.test_processes import wait_for
+from tests.sending.processes import child_database_environment, wait_for
 from tests.tasks import start_worker
 
 pytestmark = pytest.mark.django_db

@@ -4,6 +4,7 @@ database."""
 import os
 import subprocess
 import sys
+import time
 from urllib.parse import quote
 
 from django.conf import settings
@@ -51,3 +52,11 @@ def child_database_environment() -> dict[str, str]:
     return {
         "DATABASE_URL": f"postgres://{credentials}@{host}{port}/{quote(database['NAME'], safe='')}"
     }
+
+
+def wait_for(condition, *, timeout: float, step: float = 0.02) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(step)

@@ -5,7 +5,6 @@ PostgreSQL)."""
 import os
 import signal
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -19,7 +18,7 @@ from core.models import Attempt, Delivery
 from core.services.scheduling import mailing_schedule
 from tests.factories import make_clients, make_mailing
 from tests.sending.conftest import mailers_for
-from tests.sending.processes import sender_environment, start_sender
+from tests.sending.processes import sender_environment, start_sender, wait_for
 from tests.smtp_servers import SmtpSink
 from tests.tasks import start_worker
 
@@ -28,13 +27,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def received(server) -> Counter:
     return Counter(r for message in server.messages for r in message.recipients)
-
-
-def wait_for(condition, *, timeout: float, step: float = 0.02) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(step)
 
 
 @pytest.mark.parametrize("processes", [2, 4])

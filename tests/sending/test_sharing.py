@@ -5,7 +5,6 @@ of its own, by real `send_mailings` and `db_worker` processes against a loopback
 import os
 import re
 import signal
-import time
 from collections import Counter
 
 import pytest
@@ -17,7 +16,7 @@ from core.services.sending import mailing_send_enqueue, mailing_send_start
 from core.services.sending.batches import BATCH
 from core.services.sending.rate import rate_block
 from tests.factories import make_clients, make_mailing
-from tests.sending.processes import sender_environment, start_sender
+from tests.sending.processes import sender_environment, start_sender, wait_for
 from tests.smtp_servers import SmtpSink
 from tests.tasks import start_worker
 
@@ -34,13 +33,6 @@ def sharing_environment(sink, **variables: str) -> dict[str, str]:
 
 def received(server) -> Counter:
     return Counter(r for message in server.messages for r in message.recipients)
-
-
-def wait_for(condition, *, timeout: float, step: float = 0.02) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(step)
 
 
 def batches_held(attempt_filter: Q) -> int:

@@ -20,7 +20,7 @@ from core.services.sending import mailing_send_enqueue
 from core.services.sending.claims import LATE_AFTER_END
 from tests.factories import make_clients, make_mailing
 from tests.sending.conftest import SMTP_TIMEOUT, mailers_for
-from tests.sending.processes import sender_environment, start_sender
+from tests.sending.processes import sender_environment, start_sender, wait_for
 from tests.smtp_servers import SmtpSink, refused_port
 from tests.tasks import start_worker
 
@@ -33,13 +33,6 @@ def run_due() -> str:
 
 def received(server) -> Counter:
     return Counter(r for message in server.messages for r in message.recipients)
-
-
-def wait_for(condition, *, timeout: float, step: float = 0.02) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(step)
 
 
 # --- SIGTERM and SIGINT ----------------------------------------------------------------------
