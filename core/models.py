@@ -1,5 +1,6 @@
 """The domain: users, their clients and messages, mailings, and the attempts to send them."""
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.conf import settings
@@ -653,6 +654,7 @@ class Import(OwnedModel):
         RUNNING = "running", _("Importing")
         DONE = "done", _("Done")
         FAILED = "failed", pgettext_lazy("import status", "Failed")
+        CANCELLED = "cancelled", pgettext_lazy("import status", "Cancelled")
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
@@ -681,6 +683,15 @@ class Import(OwnedModel):
     refused = models.PositiveIntegerField(_("refused"), default=0)
     error = models.TextField(_("error"), blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # The heartbeat of the writing: when its last batch (and the progress above) was committed,
+    # or when a worker took it. Older than IMPORT_STALL_SECONDS while running, the writer is
+    # gone (killed, out of memory, a reboot) and the import is interrupted.
+    progress_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    # The writer that holds the import, a random token each time one takes it: every progress
+    # it writes is conditional on it, so a writer thought dead that wakes up writes nothing.
+    claim = models.CharField(max_length=32, blank=True, editable=False)
+    # Times the writing was resumed after an interruption (by the user or the scheduler).
+    resumes = models.PositiveSmallIntegerField(_("resumes"), default=0)
 
     class Meta:
         verbose_name = _("import")
@@ -693,7 +704,15 @@ class Import(OwnedModel):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
+        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED)
+
+    @property
+    def is_interrupted(self) -> bool:
+        """Running, but no progress for IMPORT_STALL_SECONDS: its writer is gone."""
+        if self.status != self.Status.RUNNING:
+            return False
+        last = self.progress_at or self.updated_at
+        return last < timezone.now() - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
 
     @property
     def percent(self) -> int:

@@ -32,6 +32,8 @@ urlpatterns = [
     path("clients/imports/<int:pk>/mapping/", imports.import_mapping, name="import-mapping"),
     path("clients/imports/<int:pk>/confirm/", imports.import_confirm, name="import-confirm"),
     path("clients/imports/<int:pk>/progress/", imports.import_progress, name="import-progress"),
+    path("clients/imports/<int:pk>/resume/", imports.import_resume, name="import-resume"),
+    path("clients/imports/<int:pk>/cancel/", imports.import_cancel, name="import-cancel"),
     path(
         "clients/imports/<int:pk>/refused.csv",
         imports.import_refused_csv,

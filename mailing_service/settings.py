@@ -298,6 +298,11 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 IMPORT_INLINE_ROWS = env.int("IMPORT_INLINE_ROWS", default=2000)
 IMPORT_DIR = VAR_DIR / "imports"
+# An import being written that has shown no progress for this many seconds is interrupted (its
+# worker was killed, ran out of memory, the machine rebooted): its page offers to resume or
+# cancel it, and the scheduler's tick resumes it by itself a few times. A batch of 1,000 rows
+# takes well under a second, so the default leaves a slow database a wide margin.
+IMPORT_STALL_SECONDS = env.int("IMPORT_STALL_SECONDS", default=120)
 
 # Security: secure defaults; what needs HTTPS in front is switched on from the environment.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)

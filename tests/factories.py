@@ -61,15 +61,28 @@ def make_import(
     content: bytes = b"email,name\nivan@example.com,Ivan\n",
     name: str = "clients.csv",
     done: bool = False,
+    interrupted: bool = False,
 ) -> Import:
     """An import of `content` uploaded by `owner`, its columns guessed, not previewed yet; or
-    with `done`, previewed and written (skipping existing addresses)."""
+    with `done`, previewed and written (skipping existing addresses); or with `interrupted`,
+    previewed, confirmed and taken by a writer that died before its first batch, its last
+    progress an hour ago (the test of a real killed worker is in tests/test_import_resume.py)."""
     from core.services import imports
 
     imp = imports.import_upload(owner=owner, uploaded=SimpleUploadedFile(name, content))
-    if done:
+    if done or interrupted:
         imports.import_preview(imp=imp, mapping=imp.mapping)
+    if done:
         imp = imports.import_confirm(imp=imp, update_existing=False, tag_name="")
+    if interrupted:
+        an_hour_ago = timezone.now() - timedelta(hours=1)
+        Import.objects.filter(pk=imp.pk).update(
+            status=Import.Status.RUNNING,
+            claim="dead-writer",
+            progress_at=an_hour_ago,
+            updated_at=an_hour_ago,
+        )
+        imp.refresh_from_db()
     return imp
 
 

@@ -100,6 +100,33 @@ def test_no_query_parameter_answers_500(crawler):
 
 
 @pytest.mark.django_db
+def test_no_resume_or_cancel_of_an_import_answers_500(crawler):
+    """The buttons of an interrupted import, posted for imports in every state, with bodies
+    and ids that make no sense."""
+    client, objects = crawler
+    owner = objects["user"]
+    states = [
+        objects["import"],
+        make_import(owner=owner, done=True),
+        make_import(owner=owner, interrupted=True),
+        make_import(owner=owner, interrupted=True),
+    ]
+    failures = []
+    for imp in states:
+        for name in ("import-resume", "import-cancel"):
+            for data in ({}, {"pk": "²"}, {"status": "\x00"}, {"x" * 300: "x" * 5000}):
+                response = client.post(reverse(name, args=[imp.pk]), data)
+                if response.status_code >= 500:
+                    failures.append(f"{name} {imp.status} {list(data)[:1]}")
+    for pk in ("99999999999999999999", "0"):
+        for name in ("resume", "cancel"):
+            response = client.post(f"/clients/imports/{pk}/{name}/")
+            if response.status_code >= 500:
+                failures.append(f"{name} pk={pk}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
 def test_a_page_size_is_capped_and_a_page_past_the_last_shows_the_last(user_client, user):
     make_clients(owner=user, count=MAX_PER_PAGE + 30)
 

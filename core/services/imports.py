@@ -24,13 +24,16 @@ import csv
 import io
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.tasks import task
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -327,13 +330,16 @@ class _RowCheck:
         )
 
 
-def _scan(imp: Import) -> Iterator[tuple]:
+def _scan(imp: Import, *, written: int = 0) -> Iterator[tuple]:
     """The data rows of the import's file, checked, as events in file order:
     ("invalid", number, cells, reason), ("duplicate", row, kept row number), and
     ("batch", rows, existing): up to BATCH first-seen valid rows with the owner's clients among
-    them by address ({email: (id, unsubscribed_at, bounced_at)}), one query a batch."""
+    them by address ({email: (id, unsubscribed_at, bounced_at)}), one query a batch. The events
+    depend on the file and the mapping only, so a second reading yields the same ones; those
+    within the first `written` rows (an interrupted import's) come without that query."""
     check = _RowCheck(imp.owner, imp.mapping)
     pending: list[Row] = []
+    seen = 0
     rows = _table_rows(import_path(imp), imp.format)
     next(rows, None)  # the header
     scratch = import_path(imp).with_name(f"{imp.token}.{secrets.token_hex(4)}.seen")
@@ -341,16 +347,20 @@ def _scan(imp: Import) -> Iterator[tuple]:
         for number, cells in rows:
             row = check(number, cells)
             if isinstance(row, str):
+                seen += 1
                 yield "invalid", number, cells, row
             elif (kept := first_rows.add(row.email, number)) is not None:
+                seen += 1
                 yield "duplicate", row, kept
             else:
                 pending.append(row)
                 if len(pending) >= BATCH:
-                    yield "batch", pending, _existing(imp.owner, pending)
+                    seen += len(pending)
+                    yield "batch", pending, _existing(imp.owner, pending) if seen > written else {}
                     pending = []
         if pending:
-            yield "batch", pending, _existing(imp.owner, pending)
+            seen += len(pending)
+            yield "batch", pending, _existing(imp.owner, pending) if seen > written else {}
 
 
 class _FirstRows:
@@ -461,73 +471,201 @@ def import_confirm(*, imp: Import, update_existing: bool, tag_name: str) -> Impo
 
 @task
 def import_commit_task(import_id: int) -> str:
-    """Write a confirmed import in the background; its final status."""
+    """Write a confirmed import in the background (or go on with a resumed one); its final
+    status."""
     return import_commit(import_id=import_id)
+
+
+class _Released(Exception):
+    """The writer no longer holds its import: the user cancelled it, or it was found
+    interrupted and resumed by another writer. What it was writing is rolled back."""
 
 
 def import_commit(*, import_id: int, in_one_transaction: bool = False) -> str:
     """Write the confirmed import `import_id`, batch by batch, keeping its progress and counts
     up to date, and the refused rows in a CSV beside the file; its final status. Each batch
-    commits on its own (so the progress shows, and other writers are not held up), unless
+    commits on its own together with the progress it makes (so the progress shows, other
+    writers are not held up, and an interrupted import goes on from its last batch), unless
     `in_one_transaction`. Only one caller gets to write it: the others return at once."""
+    claim = secrets.token_hex(8)
+    now = timezone.now()
     claimed = Import.objects.filter(pk=import_id, status=Import.Status.CONFIRMED).update(
-        status=Import.Status.RUNNING, updated_at=timezone.now()
+        status=Import.Status.RUNNING, claim=claim, progress_at=now, updated_at=now
     )
     imp = Import.objects.select_related("owner").get(pk=import_id)
     if not claimed:
         return imp.status
+    writer = _Writer(imp, claim)
     try:
         with transaction.atomic() if in_one_transaction else contextlib.nullcontext():
-            _commit(imp)
+            writer.write()
+    except _Released:
+        imp.refresh_from_db(fields=["status"])
+        return imp.status
     except ImportFileError as error:
-        _failed(imp, str(error))
+        writer.fail(str(error))
         return Import.Status.FAILED
     except Exception:
-        # Not left "importing" for ever; the worker's log keeps the traceback.
-        _failed(imp, _("The import stopped on an internal error."))
-        raise
+        # Not left "importing" for ever; the worker's log keeps the traceback. A writer that
+        # lost its import meanwhile (its files tidied away under it) just stops.
+        if writer.fail(_("The import stopped on an internal error.")):
+            raise
+        imp.refresh_from_db(fields=["status"])
+        return imp.status
     return Import.Status.DONE
 
 
-def _failed(imp: Import, error: str) -> None:
-    Import.objects.filter(pk=imp.pk).update(
-        status=Import.Status.FAILED, error=error, finished_at=timezone.now()
+class _Writer:
+    """One run of writing an import, holding it by `claim`: every progress it records is
+    conditional on still holding it (status running, the same claim), in the transaction of
+    the batch it counts, so the recorded progress is always exactly what was written."""
+
+    def __init__(self, imp: Import, claim: str) -> None:
+        self.imp = imp
+        self.claim = claim
+
+    def _held(self):
+        return Import.objects.filter(pk=self.imp.pk, claim=self.claim, status=Import.Status.RUNNING)
+
+    def record(self, **values) -> None:
+        """Write `values` and the heartbeat to the import; _Released if it is no longer ours."""
+        if not self._held().update(progress_at=timezone.now(), **values):
+            raise _Released
+
+    def batch_record(
+        self, processed: int, counts: dict[str, int], rows: int, added: int, updated: int
+    ) -> None:
+        """Record the progress of a batch of `rows` just written, in its transaction."""
+        self.record(
+            processed_rows=processed,
+            added=counts["added"] + added,
+            updated=counts["updated"] + updated,
+            skipped=counts["skipped"] + rows - added - updated,
+            refused=counts["refused"],
+        )
+
+    def fail(self, error: str) -> bool:
+        """End the import as failed with `error`; False if it was no longer ours."""
+        failed = self._held().update(
+            status=Import.Status.FAILED, error=error, finished_at=timezone.now()
+        )
+        if failed:
+            scratch_files_delete(self.imp)
+        return bool(failed)
+
+    def write(self) -> None:
+        """Read the whole file; write and count what comes after the recorded progress (all of
+        it on a first run). Rows the progress covers were written, and counted, by an earlier
+        run that was interrupted: they are read again only to know the file's duplicates and
+        its refused rows, and go into neither the database nor the counts twice."""
+        imp = self.imp
+        tag = _tag(imp.owner, imp.tag_name) if imp.tag_name else None
+        written = imp.processed_rows
+        counts = {name: getattr(imp, name) for name in ("added", "updated", "skipped", "refused")}
+        processed = reported = 0
+        part = Path(settings.IMPORT_DIR) / f"{imp.token}.{self.claim}.refused.part"
+        with part.open("w", encoding="utf-8-sig", newline="") as refused_file:
+            refused = csv.writer(refused_file, delimiter=";")
+            refused.writerow([*imp.header, _("row"), _("reason")])
+            for event in _scan(imp, written=written):
+                kind = event[0]
+                rows = len(event[1]) if kind == "batch" else 1
+                processed += rows
+                if kind == "invalid":
+                    _kind, number, cells, reason = event
+                    refused.writerow([*cells, number, reason])
+                if processed <= written:
+                    if processed - reported >= BATCH:
+                        reported = processed
+                        self.record()  # the heartbeat, while reading the written part again
+                    continue
+                if kind == "invalid":
+                    counts["refused"] += 1
+                elif kind == "duplicate":
+                    counts["skipped"] += 1
+                else:
+                    _kind, batch, existing = event
+                    added, updated = _batch_write(
+                        imp,
+                        batch,
+                        existing,
+                        tag,
+                        partial(self.batch_record, processed, counts, len(batch)),
+                    )
+                    counts["added"] += added
+                    counts["updated"] += updated
+                    counts["skipped"] += len(batch) - added - updated
+                    reported = processed
+                if processed - reported >= BATCH:
+                    reported = processed
+                    self.record(processed_rows=processed, **counts)
+        # Any run that gets here wrote the same refused rows: whichever file lands last is right.
+        part.replace(refused_path(imp))
+        self.record(
+            processed_rows=processed,
+            status=Import.Status.DONE,
+            finished_at=timezone.now(),
+            **counts,
+        )
+        scratch_files_delete(imp)
+
+
+def scratch_files_delete(imp: Import) -> None:
+    """Delete what writers of the import left beside its file when they were killed: the
+    addresses they had seen, the refused rows they had begun. The file itself stays."""
+    for pattern in (f"{imp.token}.*.seen", f"{imp.token}.*.refused.part"):
+        for path in Path(settings.IMPORT_DIR).glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+# --- Interrupted imports
+
+# Times the scheduler resumes an interrupted import by itself; after that (a file that kills
+# its worker every time, say, by running it out of memory) the user decides.
+AUTO_RESUMES = 3
+
+
+def _interrupted(imports):
+    """Those of `imports` being written that have shown no progress for
+    IMPORT_STALL_SECONDS: their writer is gone."""
+    stale_before = timezone.now() - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
+    return imports.filter(status=Import.Status.RUNNING).filter(
+        Q(progress_at__lt=stale_before) | Q(progress_at__isnull=True, updated_at__lt=stale_before)
     )
 
 
-def _commit(imp: Import) -> None:
-    tag = _tag(imp.owner, imp.tag_name) if imp.tag_name else None
-    counts = {"added": 0, "updated": 0, "skipped": 0, "refused": 0}
-    processed = reported = 0
-    with refused_path(imp).open("w", encoding="utf-8-sig", newline="") as refused_file:
-        refused = csv.writer(refused_file, delimiter=";")
-        refused.writerow([*imp.header, _("row"), _("reason")])
-        for event in _scan(imp):
-            kind = event[0]
-            if kind == "invalid":
-                _kind, number, cells, reason = event
-                refused.writerow([*cells, number, reason])
-                counts["refused"] += 1
-                processed += 1
-            elif kind == "duplicate":
-                counts["skipped"] += 1
-                processed += 1
-            else:
-                _kind, rows, existing = event
-                added, updated = _batch_write(imp, rows, existing, tag)
-                counts["added"] += added
-                counts["updated"] += updated
-                counts["skipped"] += len(rows) - added - updated
-                processed += len(rows)
-            if processed - reported >= BATCH:
-                reported = processed
-                Import.objects.filter(pk=imp.pk).update(processed_rows=processed, **counts)
-    Import.objects.filter(pk=imp.pk).update(
-        processed_rows=processed,
-        status=Import.Status.DONE,
-        finished_at=timezone.now(),
-        **counts,
+def import_resume(*, imp: Import) -> bool:
+    """Queue an interrupted import to be written on from its last recorded batch; False if it
+    is not interrupted (any more): finished, cancelled, or resumed already."""
+    now = timezone.now()
+    with transaction.atomic():
+        resumed = _interrupted(Import.objects.filter(pk=imp.pk)).update(
+            status=Import.Status.CONFIRMED,
+            resumes=F("resumes") + 1,
+            progress_at=now,
+            updated_at=now,
+        )
+        if resumed:
+            import_commit_task.enqueue(imp.pk)
+    return bool(resumed)
+
+
+def import_cancel(*, imp: Import) -> bool:
+    """End an interrupted import as cancelled, keeping the clients it wrote and its counts of
+    them; False if it is not interrupted (any more)."""
+    cancelled = _interrupted(Import.objects.filter(pk=imp.pk)).update(
+        status=Import.Status.CANCELLED, finished_at=timezone.now()
     )
+    if cancelled:
+        scratch_files_delete(imp)
+    return bool(cancelled)
+
+
+def imports_resume_interrupted() -> int:
+    """Resume every interrupted import resumed fewer than AUTO_RESUMES times (the scheduler's
+    tick); how many. Two ticks at once resume each import once: the resume is conditional."""
+    found = _interrupted(Import.objects.filter(resumes__lt=AUTO_RESUMES))
+    return sum(import_resume(imp=imp) for imp in found.only("pk"))
 
 
 def _tag(owner: User, name: str) -> Tag:
@@ -568,12 +706,16 @@ def _tags_from_file(owner: User, rows: list[Row]) -> None:
 
 
 def _batch_write(
-    imp: Import, rows: list[Row], existing: dict[str, tuple], tag: Tag | None
+    imp: Import,
+    rows: list[Row],
+    existing: dict[str, tuple],
+    tag: Tag | None,
+    checkpoint: Callable[[int, int], None],
 ) -> tuple[int, int]:
     """Add the batch's new addresses and update (or leave) its existing ones; how many were
-    added and updated. An address another import added since `existing` was read makes the
-    insert fail on the unique constraint: the batch is read again and retried, and that address
-    counts as existing."""
+    added and updated, which `checkpoint(added, updated)` records in the same transaction. An
+    address another import added since `existing` was read makes the insert fail on the unique
+    constraint: the batch is read again and retried, and that address counts as existing."""
     rows = sorted(rows, key=lambda row: row.email)  # one lock order for concurrent writers
     fields = ["full_name", "comment"] if imp.mapping.get("comment") is not None else ["full_name"]
     for attempt in range(WRITE_RETRIES + 1):
@@ -601,9 +743,10 @@ def _batch_write(
                         ignore_conflicts=True,
                     )
                 _tags_from_file(imp.owner, [*new, *(row for _pk, row in updates)])
+                added = len(new) if not last else len(written) - len(updates)
+                checkpoint(added, len(updates))
         except IntegrityError:
             continue
-        added = len(new) if not last else len(written) - len(updates)
         return added, len(updates)
     raise AssertionError("unreachable: the last try ignores conflicts")
 

@@ -5,6 +5,7 @@ Every URL of an import looks it up among the signed-in user's own first: another
 import is a 404, whatever the method.
 """
 
+from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -128,6 +129,32 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     if template == DETAIL:
         return redirect("import-detail", pk=imp.pk)
     return TemplateResponse(request, template, {"object": imp})
+
+
+@require_http_methods(["GET", "POST"])
+def import_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """Go on writing an interrupted import from where it stopped, in the background."""
+    imp = _own(request, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if imports.import_resume(imp=imp):
+        messages.success(request, _("The import goes on from where it stopped."))
+    else:
+        messages.info(request, _("The import is no longer interrupted: nothing was changed."))
+    return redirect("import-detail", pk=imp.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """End an interrupted import for good; the clients it wrote stay."""
+    imp = _own(request, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if imports.import_cancel(imp=imp):
+        messages.success(request, _("The import is cancelled. The clients it wrote stay."))
+    else:
+        messages.info(request, _("The import is no longer interrupted: nothing was changed."))
+    return redirect("import-detail", pk=imp.pk)
 
 
 @require_GET

@@ -1,5 +1,6 @@
 """A user imports a file too large to write within the request: uploads it in the modal, maps
-and previews it, confirms, and watches the progress bar until the worker is done. In Chromium."""
+and previews it, confirms, and watches the progress bar until the worker is done; an import whose
+worker died is resumed or cancelled from its page. In Chromium."""
 
 import re
 
@@ -7,9 +8,11 @@ import pytest
 from playwright.sync_api import expect
 
 from core.models import Client, Import
+from tests.factories import make_import
 from tests.tasks import tasks_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+TWO_ROWS = b"email,name\na@example.com,A\nb@example.com,B\n"
 
 
 def test_a_background_import_shows_its_progress_until_done(signed_in_page, user, settings):
@@ -53,3 +56,27 @@ def test_a_background_import_shows_its_progress_until_done(signed_in_page, user,
     expect(page.get_by_test_id("refused-csv")).to_be_visible()
     assert Import.objects.get().status == Import.Status.DONE
     assert Client.objects.filter(owner=user, tags__name="Импорт").count() == 30
+
+
+def test_an_interrupted_import_says_how_far_it_got_and_resumes_or_cancels(signed_in_page, user):
+    resumable = make_import(owner=user, content=TWO_ROWS, name="first.csv", interrupted=True)
+    cancellable = make_import(owner=user, content=TWO_ROWS, name="second.csv", interrupted=True)
+    Import.objects.filter(pk=cancellable.pk).update(processed_rows=1, added=1)
+    page = signed_in_page
+
+    page.goto(f"/clients/imports/{resumable.pk}/")
+    expect(page.get_by_test_id("import-status")).to_contain_text("Interrupted")
+    expect(page.get_by_test_id("import-interrupted")).to_contain_text("after 0 of 2 rows")
+    expect(page.get_by_test_id("import-state")).not_to_have_attribute("hx-trigger", "every 1s")
+    page.get_by_test_id("import-resume").click()
+    expect(page.get_by_test_id("import-status")).to_contain_text("Queued")
+    expect(page.get_by_test_id("import-state")).to_have_attribute("hx-trigger", "every 1s")
+    assert tasks_run() == 1
+    expect(page.get_by_test_id("import-result")).to_contain_text("Added: 2.")
+
+    page.goto(f"/clients/imports/{cancellable.pk}/")
+    page.get_by_test_id("import-cancel").click()
+    expect(page.get_by_test_id("import-cancelled")).to_contain_text(
+        "Cancelled after 1 of 2 rows. What it wrote stays: added 1"
+    )
+    assert Import.objects.get(pk=cancellable.pk).status == Import.Status.CANCELLED

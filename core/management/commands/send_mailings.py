@@ -4,12 +4,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.models import Attempt, Mailing
 from core.outcomes import outcome_text
-from core.services import health, sending
+from core.services import health, imports, sending
 
 
 class Command(BaseCommand):
     help = (
-        "Send every mailing that is due, finishing runs whose sender vanished; "
+        "Send every mailing that is due, finishing runs whose sender vanished, and resume "
+        "interrupted imports; "
         "with --mailing ID, send that mailing now whatever its schedule."
     )
 
@@ -43,6 +44,9 @@ class Command(BaseCommand):
         else:
             # The scheduler's tick (cron or run_scheduler): /healthz watches that it comes.
             health.heartbeat_beat(health.SCHEDULER)
+            # Imports whose worker died (a restart) go on by themselves, a few times at most.
+            if resumed := imports.imports_resume_interrupted():
+                self.stdout.write(f"Resumed {resumed} interrupted import(s).")
             reports = sending.mailings_send_due()
         for report in reports:
             if report.status == "joined":
