@@ -15,6 +15,7 @@ from django.conf import settings
 from django.test import Client as HttpClient
 from django.utils import timezone
 
+from core.models import Import
 from core.services import administration, imports
 from tests.factories import (
     make_client,
@@ -57,11 +58,17 @@ def site(user):
     previewed = make_import(owner=user, content=content, name="clients.csv")
     imports.import_preview(imp=previewed, mapping=previewed.mapping)
     done = make_import(owner=user, content=content, name="clients-done.csv", done=True)
+    running = make_import(owner=user, content=content, name="clients-running.csv")
+    imports.import_preview(imp=running, mapping=running.mapping)
+    Import.objects.filter(pk=running.pk).update(
+        status=Import.Status.RUNNING, processed_rows=2, progress_at=timezone.now()
+    )
+    interrupted = make_import(owner=user, content=content, name="stopped.csv", interrupted=True)
     return {
         "client": client.pk,
         "message": message.pk,
         "mailing": mailing.pk,
-        "imports": [uploaded.pk, previewed.pk, done.pk],
+        "imports": [uploaded.pk, previewed.pk, done.pk, running.pk, interrupted.pk],
     }
 
 

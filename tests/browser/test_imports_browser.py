@@ -43,7 +43,8 @@ def test_a_background_import_shows_its_progress_until_done(signed_in_page, user,
     page.get_by_role("button", name="Import", exact=True).click()
 
     progress = page.get_by_test_id("import-progress")
-    expect(progress).to_have_attribute("aria-valuenow", "0")
+    expect(progress).to_have_attribute("value", "0")
+    expect(progress).to_have_attribute("max", "32")
     expect(page.get_by_test_id("import-state")).to_contain_text("Importing: 0 of 32 rows.")
     assert Client.objects.count() == 0
 
