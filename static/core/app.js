@@ -117,6 +117,19 @@ document.documentElement.classList.remove("no-js");
     }
   });
 
+  // Cancel, the close button, Esc or a click beside the dialog while it still fades in:
+  // Bootstrap ignores a hide() asked for then, so the close is remembered and done once shown.
+  modalElement.addEventListener("click", (event) => {
+    if (!opening) return;
+    if (event.target === modalElement || event.target.closest("[data-bs-dismiss='modal']")) {
+      closeRequested = true;
+    }
+  });
+  // Until shown, the focus is still on the page behind (the focus trap starts with `shown`).
+  document.addEventListener("keydown", (event) => {
+    if (opening && event.key === "Escape") closeRequested = true;
+  });
+
   // Once shown, put the cursor back where the user put it, or else in the first field.
   modalElement.addEventListener("shown.bs.modal", () => {
     const entered = fieldEnteredWhileOpening;
