@@ -537,7 +537,12 @@ class MailingForm(OwnedModelForm):
         ) % {"zone": zone}
         self.fields["clients"].required = False
         self.fields["tags"].queryset = selectors.tag_list(user=owner)
-        self.fields["tags"].widget.attrs["data-tom-select"] = ""
+        self.fields["tags"].widget.attrs |= {
+            "data-tom-select": "",
+            # Tom Select's own words, in the interface language (app.js reads them).
+            "data-text-no-results": _("No tags found"),
+            "data-text-remove": _("Remove"),
+        }
 
     def _client_picker_help(self) -> str:
         """The picker's help without JavaScript, when the select lists only the first clients

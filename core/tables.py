@@ -2,6 +2,7 @@
 
 import html
 import inspect
+import operator
 from functools import cached_property
 
 import django_tables2 as tables
@@ -25,7 +26,9 @@ from core.outcomes import outcome_text
 class RowActionsColumn(tables.TemplateColumn):
     """The row's buttons, at its end: Edit and Delete of the `noun`'s object, or those of
     `template_name` (the manager's acts on a user). They open in the shared modal (htmx), and
-    are plain links to the form pages without JavaScript."""
+    are plain links to the form pages without JavaScript. The tables write the same buttons in
+    Python (their `cell_actions`); the template is what django-tables2 would draw, which
+    tests/test_tables.py compares them with."""
 
     def __init__(
         self, *, noun: str = "", template_name: str = "includes/object_actions.html"
@@ -101,8 +104,9 @@ class PythonRowsTable(tables.Table):
     render method for each cell and recomputes each column's attributes for each cell: about a
     millisecond a row. Here each column's `<td>` attributes are computed once; a column with a
     `cell_<name>(record)` method gets its HTML from it (which must escape every value it
-    writes); a plain `Column` of a model field shows its value (its default when empty); any
-    other column falls back to django-tables2's own cell. Same markup (tests/test_tables.py
+    writes: text_cell, datetime_cell and link_cell do); a plain `Column` of a model field shows
+    its value or its choice's label (its default when empty); any other column falls back to
+    django-tables2's own cell. Same markup (tests/test_tables.py
     compares the two); no callable `td` attributes.
     """
 
@@ -176,19 +180,41 @@ class PythonRowsTable(tables.Table):
         plain = (
             type(column) is tables.Column
             and field is not None
-            and not field.choices
             and not bound_column.link
             and not hasattr(self, f"render_{name}")
         )
         if not plain:
             return lambda row: _as_cell(row.get_cell(name))
         empty, default = column.empty_values, _as_cell(bound_column.default)
+        # A field with choices shows its label, as django-tables2 shows it.
+        read = operator.methodcaller(f"get_{accessor}_display") if field.choices else None
 
         def plain_cell(row) -> str:
-            value = getattr(row.record, accessor)
+            value = read(row.record) if read else getattr(row.record, accessor)
             return default if value in empty else _as_cell(value)
 
         return plain_cell
+
+    # What cell_<name>() methods write their cells with. Each shows the column's default for an
+    # empty value (None or ""), as django-tables2 does.
+
+    @cached_property
+    def _defaults(self) -> dict[str, str]:
+        return {column.name: _as_cell(column.default) for column in self.columns}
+
+    def text_cell(self, name: str, value) -> str:
+        """Column `name`'s cell of `value` (escaped, localized)."""
+        return self._defaults[name] if value in ("", None) else _as_cell(value)
+
+    def datetime_cell(self, name: str, moment) -> str:
+        """DateTimeColumn `name`'s cell of `moment` in the short format, in local time."""
+        return self._defaults[name] if moment is None else _escape(_short_datetime(moment))
+
+    def link_cell(self, name: str, value, url: str) -> str:
+        """Column `name`'s cell of `value` linked to `url` (`linkify`), or its default."""
+        if value in ("", None):
+            return self._defaults[name]
+        return f'<a href="{_escape(url)}">{_escape(value)}</a>'
 
     def checkbox_cell(self, name: str):
         """`pk -> HTML` of CheckBoxColumn `name`'s box for a row: rendered once by the column
@@ -207,16 +233,23 @@ class PythonRowsTable(tables.Table):
     def row_actions_html(self, *, edit_url: str, delete_url: str) -> str:
         """A row's Edit and Delete buttons, as includes/object_actions.html draws them
         (`small`)."""
-        edit_url, delete_url = _escape(edit_url), _escape(delete_url)
         edit_label, delete_label = self._action_labels
-        return (
-            f'<a href="{edit_url}" hx-get="{edit_url}" hx-target="#modal-content"'
-            ' hx-swap="innerHTML"\n'
-            f'   class="btn btn-sm btn-outline-primary" data-testid="edit">{edit_label}</a>\n'
-            f'<a href="{delete_url}" hx-get="{delete_url}" hx-target="#modal-content"'
-            ' hx-swap="innerHTML"\n'
-            f'   class="btn btn-sm btn-outline-danger" data-testid="delete">{delete_label}</a>'
+        return "\n".join(
+            [
+                modal_link_html(edit_url, edit_label, "btn-sm btn-outline-primary", "edit"),
+                modal_link_html(delete_url, delete_label, "btn-sm btn-outline-danger", "delete"),
+            ]
         )
+
+
+def modal_link_html(url: str, label: str, btn_class: str, testid: str) -> str:
+    """A button opening the form at `url` in the shared modal, as includes/modal_link.html
+    draws it; `label` is HTML (escaped by the caller)."""
+    url = _escape(url)
+    return (
+        f'<a href="{url}" hx-get="{url}" hx-target="#modal-content" hx-swap="innerHTML"\n'
+        f'   class="btn {btn_class}" data-testid="{testid}">{label}</a>'
+    )
 
 
 def client_state_badges(client: Client) -> str:
@@ -332,7 +365,7 @@ class ClientTable(PythonRowsTable):
         )
 
 
-class MessageTable(tables.Table):
+class MessageTable(PythonRowsTable):
     """The user's messages; the subject links to the message's page."""
 
     subject = tables.Column(verbose_name=_("Subject"), linkify=("message-detail", {"pk": A("pk")}))
@@ -347,12 +380,33 @@ class MessageTable(tables.Table):
         empty_text = _("No messages yet.")
         attrs = list_attrs("message-table")
         row_attrs = ROW_ATTRS
+        template_name = "includes/table.html"
 
     def render_body(self, value: str) -> str:
         return value if len(value) <= 80 else value[:79] + "…"
 
+    # The rows as PythonRowsTable writes them: the same cells as the columns above render.
 
-class MailingTable(tables.Table):
+    @cached_property
+    def _urls(self) -> dict:
+        return {name: url_for_pk(f"message-{name}") for name in ("detail", "update", "delete")}
+
+    def cell_subject(self, record: Message) -> str:
+        return self.link_cell("subject", record.subject, self._urls["detail"](record.pk))
+
+    def cell_body(self, record: Message) -> str:
+        return self.text_cell("body", record.body and self.render_body(record.body))
+
+    def cell_created_at(self, record: Message) -> str:
+        return self.datetime_cell("created_at", record.created_at)
+
+    def cell_actions(self, record: Message) -> str:
+        return self.row_actions_html(
+            edit_url=self._urls["update"](record.pk), delete_url=self._urls["delete"](record.pk)
+        )
+
+
+class MailingTable(PythonRowsTable):
     """The user's mailings by name, with their message and recipient count, in one query."""
 
     name = tables.Column(verbose_name=_("Name"), linkify=("mailing-detail", {"pk": A("pk")}))
@@ -376,12 +430,48 @@ class MailingTable(tables.Table):
         empty_text = _("No mailings yet.")
         attrs = list_attrs("mailing-table")
         row_attrs = ROW_ATTRS
+        template_name = "includes/table.html"
 
     def render_status(self, value, record) -> str:
         return format_html("{}{}", value, mailing_hold_badges(record))
 
+    # The rows as PythonRowsTable writes them: the same cells as the columns above render.
 
-class MailingRecipientTable(tables.Table):
+    @cached_property
+    def _urls(self) -> dict:
+        return {name: url_for_pk(f"mailing-{name}") for name in ("detail", "update", "delete")}
+
+    def cell_name(self, record: Mailing) -> str:
+        return self.link_cell("name", record.name, self._urls["detail"](record.pk))
+
+    def cell_message(self, record: Mailing) -> str:
+        return self.text_cell("message", record.message.subject)
+
+    def cell_status(self, record: Mailing) -> str:
+        status = record.get_status_display()
+        if status in ("", None):
+            return self.text_cell("status", status)
+        return _escape(status) + mailing_hold_badges(record)
+
+    def cell_start_at(self, record: Mailing) -> str:
+        return self.datetime_cell("start_at", record.start_at)
+
+    def cell_next_run_at(self, record: Mailing) -> str:
+        return self.datetime_cell("next_run_at", record.next_run_at)
+
+    def cell_end_at(self, record: Mailing) -> str:
+        return self.datetime_cell("end_at", record.end_at)
+
+    def cell_recipient_count(self, record: Mailing) -> str:
+        return self.text_cell("recipient_count", record.recipient_count)
+
+    def cell_actions(self, record: Mailing) -> str:
+        return self.row_actions_html(
+            edit_url=self._urls["update"](record.pk), delete_url=self._urls["delete"](record.pk)
+        )
+
+
+class MailingRecipientTable(PythonRowsTable):
     """The clients a mailing sends to, on its page; each links to the client's page."""
 
     email = tables.Column(verbose_name=_("Email"), linkify=("client-detail", {"pk": A("pk")}))
@@ -393,8 +483,21 @@ class MailingRecipientTable(tables.Table):
         fields = ["email", "full_name"]
         empty_text = _("No recipients.")
         attrs = list_attrs("mailing-recipient-table")
+        template_name = "includes/table.html"
 
     def render_state(self, record: Client) -> str:
+        return client_state_badges(record)
+
+    # The rows as PythonRowsTable writes them: the same cells as the columns above render.
+
+    @cached_property
+    def _client_url(self):
+        return url_for_pk("client-detail")
+
+    def cell_email(self, record: Client) -> str:
+        return self.link_cell("email", record.email, self._client_url(record.pk))
+
+    def cell_state(self, record: Client) -> str:
         return client_state_badges(record)
 
 
@@ -527,30 +630,22 @@ class AttemptTable(PythonRowsTable):
     def _mailing_url(self):
         return url_for_pk("mailing-detail")
 
-    def _default(self, name: str) -> str:
-        return _as_cell(self.columns[name].default)
-
     def cell_attempted_at(self, record: Attempt) -> str:
-        if record.attempted_at is None:
-            return self._default("attempted_at")
-        return _escape(_short_datetime(record.attempted_at))
+        return self.datetime_cell("attempted_at", record.attempted_at)
 
     def cell_mailing(self, record: Attempt) -> str:
-        name = record.mailing.name
-        if name in ("", None):
-            return self._default("mailing")
-        return f'<a href="{self._mailing_url(record.mailing_id)}">{_escape(name)}</a>'
+        return self.link_cell("mailing", record.mailing.name, self._mailing_url(record.mailing_id))
 
     def cell_status(self, record: Attempt) -> str:
         display = record.get_status_display()
         if display in ("", None):
-            return self._default("status")
+            return self._defaults["status"]
         badge = ATTEMPT_STATUS_BADGES.get(record.status, "text-bg-secondary")
         return f'<span class="badge {badge}">{_escape(display)}</span>'
 
     def cell_server_response(self, record: Attempt) -> str:
         if record.server_response in ("", None):
-            return self._default("server_response")
+            return self._defaults["server_response"]
         return _as_cell(self.render_server_response(record.server_response))
 
 
@@ -569,7 +664,7 @@ def _stopped_badge(since, reason: str, *, state: str, label: str) -> str:
     )
 
 
-class UserOverviewTable(tables.Table):
+class UserOverviewTable(PythonRowsTable):
     """Every user with their counts (core.selectors.user_overview) and the manager's acts."""
 
     email = tables.Column(verbose_name=_("Email"))
@@ -604,14 +699,68 @@ class UserOverviewTable(tables.Table):
         empty_text = _("No users.")
         attrs = list_attrs("manage-user-table")
         row_attrs = ROW_ATTRS
+        template_name = "includes/table.html"
 
     def render_blocked_at(self, record: User) -> str:
         return _stopped_badge(
             record.blocked_at, record.blocked_reason, state="blocked", label=_("Blocked")
         )
 
+    # The rows as PythonRowsTable writes them: the same cells as the columns above render.
 
-class MailingOversightTable(tables.Table):
+    @cached_property
+    def _urls(self) -> dict:
+        urls = {act: url_for_pk(f"manage-user-{act}") for act in ("block", "unblock", "quota")}
+        mailing_list = reverse("manage-mailing-list")
+        urls["mailings"] = lambda pk: f"{mailing_list}?owner={int(pk)}"
+        return urls
+
+    @cached_property
+    def _acts(self) -> dict:
+        """Each act's label (escaped) and button class, as core/manage/user_actions.html has
+        them."""
+        return {
+            "unblock": (_escape(gettext("Unblock")), "btn-sm btn-outline-success"),
+            "block": (_escape(gettext("Block")), "btn-sm btn-outline-danger"),
+            "quota": (_escape(gettext("Quota")), "btn-sm btn-outline-secondary"),
+        }
+
+    @cached_property
+    def _viewer_pk(self):
+        request = getattr(self, "request", None)
+        return request.user.pk if request is not None else None
+
+    def cell_client_count(self, record: User) -> str:
+        return self.text_cell("client_count", record.client_count)
+
+    def cell_mailing_count(self, record: User) -> str:
+        return self.link_cell(
+            "mailing_count", record.mailing_count, self._urls["mailings"](record.pk)
+        )
+
+    def cell_letters_sent(self, record: User) -> str:
+        return self.text_cell("letters_sent", record.letters_sent)
+
+    def cell_last_login(self, record: User) -> str:
+        return self.datetime_cell("last_login", record.last_login)
+
+    def cell_blocked_at(self, record: User) -> str:
+        return self.render_blocked_at(record)
+
+    def cell_actions(self, record: User) -> str:
+        # The manager blocks neither themselves nor a superuser (core.services.administration).
+        if record.blocked_at:
+            acts = ["unblock", "quota"]
+        elif not record.is_superuser and record.pk != self._viewer_pk:
+            acts = ["block", "quota"]
+        else:
+            acts = ["quota"]
+        return "\n".join(
+            modal_link_html(self._urls[act](record.pk), *self._acts[act], act) for act in acts
+        )
+
+
+class MailingOversightTable(PythonRowsTable):
     """Every user's mailings with their owner; the name links to the manager's view of it."""
 
     name = tables.Column(verbose_name=_("Name"), linkify=("manage-mailing-detail", {"pk": A("pk")}))
@@ -631,14 +780,36 @@ class MailingOversightTable(tables.Table):
         empty_text = _("No mailings.")
         attrs = list_attrs("manage-mailing-table")
         row_attrs = ROW_ATTRS
+        template_name = "includes/table.html"
 
     def render_disabled_at(self, record: Mailing) -> str:
         return _stopped_badge(
             record.disabled_at, record.disabled_reason, state="disabled", label=_("Disabled")
         )
 
+    # The rows as PythonRowsTable writes them: the same cells as the columns above render.
 
-class AuditEntryTable(tables.Table):
+    @cached_property
+    def _mailing_url(self):
+        return url_for_pk("manage-mailing-detail")
+
+    def cell_name(self, record: Mailing) -> str:
+        return self.link_cell("name", record.name, self._mailing_url(record.pk))
+
+    def cell_message(self, record: Mailing) -> str:
+        return self.text_cell("message", record.message.subject)
+
+    def cell_owner(self, record: Mailing) -> str:
+        return self.text_cell("owner", record.owner.email)
+
+    def cell_next_run_at(self, record: Mailing) -> str:
+        return self.datetime_cell("next_run_at", record.next_run_at)
+
+    def cell_disabled_at(self, record: Mailing) -> str:
+        return self.render_disabled_at(record)
+
+
+class AuditEntryTable(PythonRowsTable):
     """The audit log, newest first: who did what to whom, when and why."""
 
     created_at = tables.DateTimeColumn(verbose_name=_("When"), format="SHORT_DATETIME_FORMAT")
@@ -656,3 +827,13 @@ class AuditEntryTable(tables.Table):
         empty_text = _("Nothing on record yet.")
         attrs = list_attrs("manage-audit-table")
         row_attrs = {"data-action": lambda record: record.action}
+        template_name = "includes/table.html"
+
+    # The rows as PythonRowsTable writes them: the same cells as the columns above render.
+
+    def cell_created_at(self, record: AuditEntry) -> str:
+        return self.datetime_cell("created_at", record.created_at)
+
+    def cell_actor(self, record: AuditEntry) -> str:
+        # The actor's account may be gone (SET_NULL): the column's default then.
+        return self.text_cell("actor", record.actor.email if record.actor else None)

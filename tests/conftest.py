@@ -2,7 +2,8 @@
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from django.conf import settings as django_settings
@@ -10,6 +11,9 @@ from django.test import Client as HttpClient
 
 from core.models import User
 from tests.factories import make_user
+
+if TYPE_CHECKING:  # Playwright is imported where a browser starts
+    from playwright.sync_api import BrowserContext, Page
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM would refuse it otherwise.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -75,25 +79,47 @@ def browser() -> Iterator:
 
 
 @pytest.fixture
-def page(browser, live_server) -> Iterator:
-    """A fresh browser tab (own cookies) speaking English, with short timeouts.
+def open_tab(browser, live_server) -> Iterator[Callable[..., "Page"]]:
+    """Opens browser tabs, each in a context of its own (own cookies), with short timeouts:
+    `open_tab(user=None, locale="en-US", **context_options)`, signed in as `user` when given.
+    The site's Content-Security-Policy is in force unless `bypass_csp=True`. Closed after the
+    test."""
+    contexts = []
+
+    def open_one(*, user: User | None = None, locale: str = "en-US", **options) -> "Page":
+        context = browser.new_context(locale=locale, base_url=live_server.url, **options)
+        contexts.append(context)
+        context.set_default_timeout(10_000)
+        if user is not None:
+            sign_in(context, user, live_server)
+        return context.new_page()
+
+    yield open_one
+    for context in contexts:
+        context.close()
+
+
+def sign_in(context: "BrowserContext", user: User, live_server) -> None:
+    """Give the browser `context` a session of `user` (a cookie, not the sign-in form)."""
+    client = HttpClient()
+    client.force_login(user)
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+
+
+@pytest.fixture
+def page(open_tab) -> "Page":
+    """A fresh browser tab speaking English.
 
     It ignores the Content-Security-Policy, so that tests may evaluate and inject what they
     need (wait_for_function, add_style_tag); the policy has a test of its own that does not
     (tests/browser/test_every_page_browser.py).
     """
-    context = browser.new_context(locale="en-US", base_url=live_server.url, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    return open_tab(bypass_csp=True)
 
 
 @pytest.fixture
-def signed_in_page(page, user, live_server):
-    """A browser tab already signed in as `user` (through a session cookie, not the form)."""
-    client = HttpClient()
-    client.force_login(user)
-    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+def signed_in_page(page, user, live_server) -> "Page":
+    """A browser tab already signed in as `user`."""
+    sign_in(page.context, user, live_server)
     return page

@@ -43,6 +43,10 @@ def make_user(
     return User.objects.create_user(email=email, password=password, full_name=full_name)
 
 
+def make_superuser(*, email: str = "root@example.com", password: str = PASSWORD) -> User:
+    return User.objects.create_superuser(email=email, password=password)
+
+
 def make_client(
     *, owner: User, email: str = "client0@example.com", full_name: str = "Клиент Номер 0"
 ) -> Client:

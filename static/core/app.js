@@ -222,6 +222,25 @@ function keepLabel(field) {
   }
 }
 
+// Tom Select's own words are English: a form passes them in the interface language
+// (data-text-*), and these options put them in place of Tom Select's.
+function tomSelectWords(field) {
+  const text = (key, fallback) => field.dataset[key] || fallback;
+  const line = (className, words) => {
+    const div = document.createElement("div");
+    div.className = className;
+    div.textContent = words;
+    return div;
+  };
+  return {
+    plugins: { remove_button: { title: text("textRemove", "Remove") } },
+    render: {
+      no_results: () => line("no-results", text("textNoResults", "No results found")),
+      loading: () => line("spinner", text("textLoading", "Loading…")),
+    },
+  };
+}
+
 // The mailing form's client picker: Tom Select over a <select multiple data-search-url>, which
 // renders only the chosen clients and a few others; the rest are searched on the server.
 (function () {
@@ -232,20 +251,8 @@ function keepLabel(field) {
     root.querySelectorAll("select[data-search-url]").forEach((select) => {
       if (select.tomselect) return;
       const searchUrl = select.dataset.searchUrl;
-      // Tom Select's own strings are English: the form passes them translated (data-text-*).
-      const text = (key, fallback) => select.dataset[key] || fallback;
-      const line = (className, words) => {
-        const div = document.createElement("div");
-        div.className = className;
-        div.textContent = words;
-        return div;
-      };
       new TomSelect(select, {
-        plugins: { remove_button: { title: text("textRemove", "Remove") } },
-        render: {
-          no_results: () => line("no-results", text("textNoResults", "No results found")),
-          loading: () => line("spinner", text("textLoading", "Loading…")),
-        },
+        ...tomSelectWords(select),
         maxOptions: 50,
         loadThrottle: 250,
         load(query, callback) {
@@ -297,7 +304,7 @@ document.querySelectorAll("select[data-submit-on-change]").forEach((select) => {
     });
     root.querySelectorAll("select[data-tom-select]").forEach((select) => {
       if (select.tomselect) return;
-      new TomSelect(select, { plugins: ["remove_button"] });
+      new TomSelect(select, tomSelectWords(select));
       keepLabel(select);
     });
   }

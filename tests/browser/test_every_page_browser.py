@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client as HttpClient
 from django.utils import timezone
 
 from core.models import Import
@@ -114,16 +113,11 @@ MODAL_STATES = [
 ]
 
 
-def new_tab(browser, live_server, user=None, **options):
-    context = browser.new_context(locale="en-US", base_url=live_server.url, **options)
-    context.set_default_timeout(10_000)
-    context.add_init_script(COLLECT_CSP_VIOLATIONS)
-    if user is not None:
-        http = HttpClient()
-        http.force_login(user)
-        cookie = http.cookies[settings.SESSION_COOKIE_NAME]
-        context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    return context.new_page()
+def new_tab(open_tab, user=None, **options):
+    """A tab (signed in as `user` if given) that collects the page's CSP violations."""
+    page = open_tab(user=user, **options)
+    page.context.add_init_script(COLLECT_CSP_VIOLATIONS)
+    return page
 
 
 # Shown and done fading in: axe would blend a half-opaque modal's colours with the page's.
@@ -183,13 +177,13 @@ def anonymous_states(page):
         yield path
 
 
-def every_state(browser, live_server, user, objects, **options):
+def every_state(open_tab, user, objects, **options):
     """Visit every page state, signed in and then anonymous, yielding (tab, state) once each
     has settled."""
-    page = new_tab(browser, live_server, user, **options)
+    page = new_tab(open_tab, user, **options)
     for state in page_states(page, objects):
         yield page, state
-    anonymous = new_tab(browser, live_server, **options)
+    anonymous = new_tab(open_tab, **options)
     for state in anonymous_states(anonymous):
         yield anonymous, state
 
@@ -204,11 +198,11 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-def test_no_page_breaks_the_content_security_policy(browser, live_server, user, site):
+def test_no_page_breaks_the_content_security_policy(open_tab, user, site):
     violations = []
     console = []
     tabs = []
-    for page, state in every_state(browser, live_server, user, site):
+    for page, state in every_state(open_tab, user, site):
         if page not in tabs:
             tabs.append(page)
             page.on("console", lambda message: console.append(message.text))
@@ -220,9 +214,9 @@ def test_no_page_breaks_the_content_security_policy(browser, live_server, user, 
     assert not [text for text in console if "Content Security Policy" in text], console
 
 
-def test_every_page_fits_a_phone_without_sideways_scroll(browser, live_server, user, site):
+def test_every_page_fits_a_phone_without_sideways_scroll(open_tab, user, site):
     too_wide = []
-    for page, state in every_state(browser, live_server, user, site, viewport=PHONE):
+    for page, state in every_state(open_tab, user, site, viewport=PHONE):
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > PHONE["width"]:
             too_wide.append(f"{state}: {width} px")
@@ -230,12 +224,10 @@ def test_every_page_fits_a_phone_without_sideways_scroll(browser, live_server, u
     assert not too_wide, "\n".join(too_wide)
 
 
-def test_no_page_has_a_serious_or_critical_accessibility_violation(
-    browser, live_server, user, site
-):
+def test_no_page_has_a_serious_or_critical_accessibility_violation(open_tab, user, site):
     problems = []
     # axe is injected as a script of the page: the CSP would refuse it, so this tab ignores CSP.
-    for page, state in every_state(browser, live_server, user, site, bypass_csp=True):
+    for page, state in every_state(open_tab, user, site, bypass_csp=True):
         page.add_script_tag(path=str(AXE))
         results = page.evaluate(
             "axe.run(document, {resultTypes: ['violations']}).then((r) => r.violations"

@@ -4,15 +4,18 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from playwright.sync_api import expect
 
+from core.forms import ClientPicker
 from core.models import Mailing
-from tests.factories import make_client, make_clients, make_mailing, make_message
+from tests.factories import make_client, make_clients, make_mailing, make_message, make_tag
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 FORMAT = "%Y-%m-%dT%H:%M"
+SEARCH = "**/clients/search/?*"  # the client picker's requests
 
 
 def rows(page):
@@ -117,23 +120,59 @@ def test_filter_sort_page_and_an_edit_in_the_modal_keeps_them(signed_in_page, us
     expect(rows(page)).to_have_count(25)
 
 
-def test_the_client_picker_speaks_the_interface_language_when_nothing_is_found(
-    signed_in_page, user
-):
-    make_message(owner=user, subject="Spring sale", body="Everything -20%")
-    page = signed_in_page
+def test_the_pickers_speak_russian_and_find_a_capitalised_name_typed_in_lower_case(open_tab, user):
+    make_message(owner=user, subject="Весенняя распродажа", body="Всё дешевле")
+    # More clients than the form lists: Ivan is found only by the server's search.
+    make_clients(
+        owner=user,
+        count=ClientPicker.PRELOADED + 10,
+        email="a{n:04}@example.com",
+        full_name="Клиент {n}",
+    )
+    make_client(owner=user, email="ivan@example.com", full_name="Иван Петров")
+    make_tag(owner=user, name="Москва")
+    page = open_tab(user=user, locale="ru-RU")  # the site's CSP in force
     page.goto("/mailings/")
     modal = page.locator("#modal")
+    page.get_by_role("link", name="Новая рассылка").click()
+    # Shown: the dialog has put the cursor in its first field (a search typed before would be
+    # lost then).
+    expect(modal.locator("#id_name")).to_be_focused()
+    clients = modal.locator("#id_clients-ts-control")
+    expect(modal.locator("#id_clients option", has_text="Иван")).to_have_count(0)
+    client_dropdown = modal.locator("#id_clients-ts-dropdown")
 
-    page.get_by_role("link", name="New mailing").click()
-    expect(modal.locator("#id_clients-ts-control")).to_be_visible()
+    # The first search is held on its way to the server: meanwhile the dropdown says it searches.
+    held = []
+    page.route(SEARCH, lambda route: held.append(route))
+    with page.expect_request(SEARCH):
+        clients.fill("zzz")
+    # Playwright reports the request before it hands it to the route; the handler has run by
+    # the time the next call to the browser returns.
+    expect(client_dropdown).to_have_text("Поиск…")
+    (search,) = held
+    search.continue_()
+    page.unroute(SEARCH)
+    expect(client_dropdown).to_have_text("Клиенты не найдены")
 
-    # Tom Select's built-in "No results found" and "Loading…" are the page's translated words.
-    rendered = modal.locator("#id_clients").evaluate(
-        "select => ['no_results', 'loading'].map("
-        "(name) => select.tomselect.render(name, {input: 'x'}).textContent)"
-    )
-    assert rendered == ["No clients found", "Searching…"]
+    clients.fill("петров")
+    expect(client_dropdown.locator(".option")).to_have_text(["Иван Петров <ivan@example.com>"])
+    expect(client_dropdown.locator(".no-results")).to_have_count(0)
+
+    # The tag picker searches the tags the page lists, in the same words.
+    tags = modal.locator("#id_tags-ts-control")
+    tags.fill("zzz")
+    tag_dropdown = modal.locator("#id_tags-ts-dropdown")
+    with translation.override("ru"):
+        expect(tag_dropdown.locator(".no-results")).to_have_text(gettext("No tags found"))
+    expect(tag_dropdown).not_to_contain_text("No results found")
+    tags.fill("москва")
+    expect(tag_dropdown.locator(".option")).to_have_text(["Москва"])
+    tag_dropdown.locator(".option").click()
+    chosen = modal.locator(".ts-control:has(#id_tags-ts-control) .item")
+    expect(chosen).to_have_count(1)
+    expect(chosen).to_contain_text("Москва")
+    expect(chosen.locator(".remove")).to_have_attribute("title", "Убрать")
 
 
 def test_the_new_mailing_form_starts_filled_and_names_the_zone(signed_in_page, user):

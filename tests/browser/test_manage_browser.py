@@ -2,8 +2,6 @@
 disable a mailing from its page."""
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client as HttpClient
 from playwright.sync_api import expect
 
 from core.models import AuditEntry, Mailing, User
@@ -14,15 +12,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def manager_page(page, live_server):
+def manager_page(open_tab):
     """A browser tab signed in as Mina, a manager."""
     manager = make_user(email="mina@example.com", full_name="Mina")
     administration.managers_add(user=manager)
-    client = HttpClient()
-    client.force_login(manager)
-    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    return page
+    return open_tab(user=manager, bypass_csp=True)
 
 
 def row_of(page, email: str):

@@ -1,11 +1,7 @@
 """The service with JavaScript off, on a 390 px phone: the menu, forms as pages of their own,
 the messages after a post, and a client picker whose help says what holds without scripts."""
 
-from collections.abc import Iterator
-
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client as HttpClient
 from playwright.sync_api import expect
 
 from core.forms import ClientPicker
@@ -17,18 +13,9 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def no_js_page(browser, live_server, user) -> Iterator:
+def no_js_page(open_tab, user):
     """A signed-in tab on a phone with JavaScript off (and the site's CSP in force)."""
-    context = browser.new_context(
-        locale="en-US", base_url=live_server.url, viewport=PHONE, java_script_enabled=False
-    )
-    context.set_default_timeout(10_000)
-    session = HttpClient()
-    session.force_login(user)
-    cookie = session.cookies[django_settings.SESSION_COOKIE_NAME]
-    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    yield context.new_page()
-    context.close()
+    return open_tab(user=user, viewport=PHONE, java_script_enabled=False)
 
 
 def test_the_menu_is_reachable_on_a_phone_without_javascript(no_js_page):

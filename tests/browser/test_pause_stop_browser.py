@@ -3,8 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.test import Client as HttpClient
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -71,21 +69,14 @@ def test_pause_then_resume_on_the_page(signed_in_page, mailing):
     assert Mailing.objects.get(pk=mailing.pk).paused_at is None
 
 
-def test_without_javascript_stop_asks_on_a_page_of_its_own(browser, live_server, user, mailing):
+def test_without_javascript_stop_asks_on_a_page_of_its_own(open_tab, live_server, user, mailing):
     sending.mailing_send_start(mailing=mailing)
-    context = browser.new_context(java_script_enabled=False, base_url=live_server.url)
-    client = HttpClient()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    page = context.new_page()
-    try:
-        page.goto(f"/mailings/{mailing.pk}/")
-        page.get_by_test_id("stop").click()
-        expect(page.get_by_role("heading", name="Stop the run")).to_be_visible()
-        page.get_by_role("button", name="Stop").click()
+    page = open_tab(user=user, java_script_enabled=False)
 
-        expect(page).to_have_url(f"{live_server.url}/mailings/{mailing.pk}/")
-        expect(page.get_by_test_id("attempt").first).to_contain_text("Stopped")
-    finally:
-        context.close()
+    page.goto(f"/mailings/{mailing.pk}/")
+    page.get_by_test_id("stop").click()
+    expect(page.get_by_role("heading", name="Stop the run")).to_be_visible()
+    page.get_by_role("button", name="Stop").click()
+
+    expect(page).to_have_url(f"{live_server.url}/mailings/{mailing.pk}/")
+    expect(page.get_by_test_id("attempt").first).to_contain_text("Stopped")

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_the_recipient_unsubscribes_from_a_letter_and_the_user_sees_the_badge(
-    browser, signed_in_page, live_server, user, settings
+    open_tab, signed_in_page, user, settings
 ):
     ivan = Client.objects.create(owner=user, email="ivan@example.com", full_name="Ivan Petrov")
     Client.objects.create(owner=user, email="vera@example.com", full_name="Vera")
@@ -33,13 +33,11 @@ def test_the_recipient_unsubscribes_from_a_letter_and_the_user_sees_the_badge(
     url = re.search(r"<(https?://[^>]+)>", str(letter["List-Unsubscribe"])).group(1)
 
     # The recipient: a browser of their own, never signed in here.
-    context = browser.new_context(locale="en-US", base_url=live_server.url)
-    recipient = context.new_page()
+    recipient = open_tab()
     recipient.goto(urlsplit(url).path)
     expect(recipient.get_by_test_id("unsubscribe-state")).to_have_text("Unsubscribe")
     recipient.get_by_role("button", name="Unsubscribe").click()
     expect(recipient.get_by_test_id("unsubscribe-state")).to_have_text("You are unsubscribed")
-    context.close()
 
     page = signed_in_page
     page.goto("/clients/")
