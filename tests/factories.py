@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 
 from core.models import (
@@ -24,6 +25,7 @@ from core.models import (
     User,
     client_search_text,
 )
+from core.services.sending.tally import tally_add
 
 PASSWORD = "correct horse battery staple"
 SUBJECT = "Весенняя распродажа"
@@ -41,6 +43,11 @@ def make_user(
     *, email: str = "anna@example.com", full_name: str = "Anna", password: str = PASSWORD
 ) -> User:
     return User.objects.create_user(email=email, password=password, full_name=full_name)
+
+
+def make_superuser(*, email: str = "root@example.com") -> User:
+    """Someone who may use Django's admin."""
+    return User.objects.create_superuser(email=email, password=PASSWORD)
 
 
 def make_client(
@@ -188,7 +195,8 @@ def record_run(
     status: str | None = None,
     server_response: str = "",
 ) -> Attempt:
-    """One run written straight to the ledger, as the sending engine would leave it.
+    """One run written straight to the ledger (and the dashboard's tally), as the sending
+    engine would leave it.
 
     `outcomes` maps each recipient's email to (delivery status, server reply); the run's status
     follows from them unless given.
@@ -231,4 +239,13 @@ def record_run(
         )
         for email, (outcome, reply) in outcomes.items()
     )
+    # As the engine adds the outcomes it writes to the dashboard's tally.
+    with connection.cursor() as cursor:
+        tally_add(
+            cursor,
+            owner_id=mailing.owner_id,
+            moment=at,
+            accepted=counts[ACCEPTED],
+            failed=counts[FAILED],
+        )
     return attempt
