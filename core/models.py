@@ -518,15 +518,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _QUARTER = timedelta(minutes=15)
 
 
-class DeliveryTally(models.Model):
-    """Letters of one owner accepted and failed in one UTC quarter-hour (by `sent_at`), kept by
-    the sending engine in the transaction that writes the ledger lines' outcomes, so the
-    dashboard sums a few rows per day instead of counting the ledger.
+class SendingTally(models.Model):
+    """One owner's letters accepted and failed in one UTC quarter-hour (by `sent_at`), and runs
+    that opened in it (by `attempted_at`) and ended in success or failure, kept by the sending
+    engine in the transactions that write those outcomes, so the dashboard sums a few rows per
+    day instead of counting the ledger and the runs.
 
     Quarter-hours, because every local midnight of every zone in use (+5:30, +5:45, the days
     daylight saving starts or ends) is a whole quarter-hour of UTC, so a local day is a whole
-    number of buckets. Deleting ledger lines takes them out of their buckets (see
-    core.services.sending.tally), so the sums are always the ledger's own counts.
+    number of buckets. Deleting ledger lines or runs takes them out of their buckets (see
+    core.services.sending.tally), so the sums are always the ledger's and the runs' own counts.
     """
 
     # No database constraint: a sender still recording the results of a user being deleted
@@ -540,26 +541,29 @@ class DeliveryTally(models.Model):
         db_index=False,
         related_name="+",
     )
-    # Quarter-hours since 1970-01-01 00:00 UTC: sent_at's, floored.
+    # Quarter-hours since 1970-01-01 00:00 UTC, floored.
     quarter = models.BigIntegerField(_("quarter-hour"))
-    accepted = models.IntegerField(_("accepted"), default=0)
-    failed = models.IntegerField(_("failed"), default=0)
+    accepted = models.IntegerField(_("letters accepted"), default=0)
+    failed = models.IntegerField(_("letters failed"), default=0)
+    runs_succeeded = models.IntegerField(_("runs succeeded"), default=0)
+    runs_failed = models.IntegerField(_("runs failed"), default=0)
 
     class Meta:
-        verbose_name = _("delivery tally")
-        verbose_name_plural = _("delivery tallies")
+        verbose_name = _("sending tally")
+        verbose_name_plural = _("sending tallies")
         constraints = [
-            models.UniqueConstraint(fields=["owner", "quarter"], name="delivery_tally_once"),
+            models.UniqueConstraint(fields=["owner", "quarter"], name="sending_tally_once"),
         ]
         indexes = [
             # The dashboard's sums: ranges of this index, read alone.
             models.Index(
-                fields=["owner", "quarter", "accepted", "failed"], name="delivery_tally_sums"
+                fields=["owner", "quarter", "accepted", "failed", "runs_succeeded", "runs_failed"],
+                name="sending_tally_sums",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.owner_id}@{self.quarter}: {self.accepted}/{self.failed}"
+        return f"{self.owner_id}@{self.quarter}"
 
     @staticmethod
     def quarter_of(moment: datetime) -> int:

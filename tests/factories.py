@@ -25,7 +25,7 @@ from core.models import (
     User,
     client_search_text,
 )
-from core.services.sending.tally import tally_add
+from core.services.sending.tally import letters_tally_add, run_ended_tally_add
 
 PASSWORD = "correct horse battery staple"
 SUBJECT = "Весенняя распродажа"
@@ -239,13 +239,14 @@ def record_run(
         )
         for email, (outcome, reply) in outcomes.items()
     )
-    # As the engine adds the outcomes it writes to the dashboard's tally.
+    # As the engine adds the outcomes it writes, and the runs it ends, to the dashboard's tally.
     with connection.cursor() as cursor:
-        tally_add(
+        letters_tally_add(
             cursor,
             owner_id=mailing.owner_id,
             moment=at,
             accepted=counts[ACCEPTED],
             failed=counts[FAILED],
         )
+    run_ended_tally_add(attempt=attempt, status=status)
     return attempt

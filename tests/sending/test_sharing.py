@@ -11,7 +11,7 @@ import pytest
 from django.db.models import Q, Sum
 from django_tasks_db.models import DBTaskResult
 
-from core.models import Attempt, DeliveryTally, RunBatch
+from core.models import Attempt, RunBatch, SendingTally
 from core.services.sending import mailing_send_enqueue, mailing_send_start
 from core.services.sending.batches import BATCH
 from core.services.sending.rate import rate_block
@@ -77,7 +77,7 @@ def test_processes_share_one_run_and_send_every_recipient_exactly_once(user, pro
     assert (attempt.quota_reserved, attempt.lease_expires_at) == (0, None)
     assert not RunBatch.objects.exists()  # the ended run's batches are gone
     # The processes added to the same quarter-hours of the owner at once: nothing lost.
-    tally = DeliveryTally.objects.filter(owner=user).aggregate(a=Sum("accepted"), f=Sum("failed"))
+    tally = SendingTally.objects.filter(owner=user).aggregate(a=Sum("accepted"), f=Sum("failed"))
     assert (tally["a"], tally["f"]) == (RECIPIENTS, 0)
 
 

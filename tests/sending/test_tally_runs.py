@@ -1,13 +1,13 @@
 """The dashboard's tally as the sending engine keeps it: each letter accepted or refused by a
 real SMTP server is added once to its owner's quarter-hour, retries and resumed runs
-included, in the transaction that writes the ledger."""
+included, in the transaction that writes the ledger; and each run once, when it ends."""
 
 import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
 from core import selectors
-from core.models import Attempt, Delivery, DeliveryTally
+from core.models import Attempt, Delivery, SendingTally
 from tests.factories import make_clients, make_mailing
 from tests.sending.test_smtp_runs import back_off_passes, run_due
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def tally_of(user) -> tuple[int, int]:
-    sums = DeliveryTally.objects.filter(owner=user).aggregate(a=Sum("accepted"), f=Sum("failed"))
+    sums = SendingTally.objects.filter(owner=user).aggregate(a=Sum("accepted"), f=Sum("failed"))
     return (sums["a"] or 0, sums["f"] or 0)
 
 
@@ -41,6 +41,8 @@ def test_accepted_refused_retried_and_resumed_letters_are_each_tallied_once(
     # client2 accepted on its third try; client3 left pending, its run waiting to resume.
     assert Delivery.objects.get(email="client3@example.com", owner=user).status == "pending"
     assert tally_of(user) == ledger_of(user) == (3, 1)
+    waiting = selectors.delivery_window(user=user, now=timezone.now())
+    assert waiting.runs == {"success": 0, "failure": 0, "running": 1}
     faulty.configure()
     back_off_passes()
     run_due()
@@ -50,3 +52,6 @@ def test_accepted_refused_retried_and_resumed_letters_are_each_tallied_once(
     assert tally_of(other_user) == ledger_of(other_user) == (2, 0)
     window = selectors.delivery_window(user=user, now=timezone.now())
     assert (window.accepted, window.failed, window.pending) == (4, 1, 0)
+    assert window.runs == {"success": 0, "failure": 1, "running": 0}
+    window = selectors.delivery_window(user=other_user, now=timezone.now())
+    assert window.runs == {"success": 1, "failure": 0, "running": 0}

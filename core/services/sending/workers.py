@@ -37,7 +37,7 @@ from core.services.sending.smtp import (
     unintelligible,
     warn_if_unverified,
 )
-from core.services.sending.tally import tally_add
+from core.services.sending.tally import letters_tally_add
 
 logger = logging.getLogger(__name__)
 
@@ -437,7 +437,7 @@ class RunSender:
                             rows,
                         )
                         changed[status] = cursor.rowcount
-                tally_add(
+                letters_tally_add(
                     cursor,
                     owner_id=self.owner_id,
                     moment=now,
