@@ -534,7 +534,6 @@ class SendingTally(models.Model):
     # must not fail on it; Django's own cascade still deletes the user's rows with the user.
     owner = models.ForeignKey(
         User,
-        verbose_name=_("owner"),
         on_delete=models.CASCADE,
         db_constraint=False,
         # The unique (owner, quarter) index serves every lookup by owner.
@@ -542,15 +541,14 @@ class SendingTally(models.Model):
         related_name="+",
     )
     # Quarter-hours since 1970-01-01 00:00 UTC, floored.
-    quarter = models.BigIntegerField(_("quarter-hour"))
-    accepted = models.IntegerField(_("letters accepted"), default=0)
-    failed = models.IntegerField(_("letters failed"), default=0)
-    runs_succeeded = models.IntegerField(_("runs succeeded"), default=0)
-    runs_failed = models.IntegerField(_("runs failed"), default=0)
+    quarter = models.BigIntegerField()
+    accepted = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    runs_succeeded = models.IntegerField(default=0)
+    runs_failed = models.IntegerField(default=0)
 
+    # No verbose names: the table is shown nowhere (not in the admin either).
     class Meta:
-        verbose_name = _("sending tally")
-        verbose_name_plural = _("sending tallies")
         constraints = [
             models.UniqueConstraint(fields=["owner", "quarter"], name="sending_tally_once"),
         ]
