@@ -14,6 +14,7 @@ from core.models import (
     Message,
     User,
 )
+from core.services.sending.tally import attempts_delete, deliveries_delete, mailings_delete
 
 
 @admin.register(User)
@@ -77,6 +78,13 @@ class MailingAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner", "message", "clients"]
     date_hierarchy = "start_at"
 
+    def delete_model(self, request, obj) -> None:
+        """With its runs and ledger, taken out of the dashboard's tally."""
+        mailings_delete(ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset) -> None:
+        mailings_delete(ids=list(queryset.values_list("pk", flat=True)))
+
 
 @admin.register(Attempt)
 class AttemptAdmin(admin.ModelAdmin):
@@ -95,6 +103,13 @@ class AttemptAdmin(admin.ModelAdmin):
     raw_id_fields = ["mailing"]
     date_hierarchy = "attempted_at"
 
+    def delete_model(self, request, obj) -> None:
+        """With its ledger, taken out of the dashboard's tally."""
+        attempts_delete(ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset) -> None:
+        attempts_delete(ids=list(queryset.values_list("pk", flat=True)))
+
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
@@ -102,6 +117,20 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_filter = ["status", "sent_at"]
     search_fields = ["email", "reply"]
     raw_id_fields = ["attempt", "mailing", "owner", "client"]
+
+    # The ledger is the sending engine's, and the dashboard's tally follows it: lines are
+    # viewed and deleted here, never added or edited.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def delete_model(self, request, obj) -> None:
+        deliveries_delete(ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset) -> None:
+        deliveries_delete(ids=list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(AuditEntry)

@@ -1,6 +1,6 @@
 """The domain: users, their clients and messages, mailings, and the attempts to send them."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.conf import settings
@@ -512,6 +512,66 @@ class Delivery(models.Model):
     def reply_text(self) -> str:
         """`reply` in the reader's language and time zone (see core.outcomes)."""
         return outcome_text(self.reply)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_QUARTER = timedelta(minutes=15)
+
+
+class SendingTally(models.Model):
+    """One owner's letters accepted and failed in one UTC quarter-hour (by `sent_at`), and runs
+    that opened in it (by `attempted_at`) and ended in success or failure, kept by the sending
+    engine in the transactions that write those outcomes, so the dashboard sums a few rows per
+    day instead of counting the ledger and the runs.
+
+    Quarter-hours, because every local midnight of every zone in use (+5:30, +5:45, the days
+    daylight saving starts or ends) is a whole quarter-hour of UTC, so a local day is a whole
+    number of buckets. Deleting ledger lines or runs takes them out of their buckets (see
+    core.services.sending.tally), so the sums are always the ledger's and the runs' own counts.
+    """
+
+    # No database constraint: a sender still recording the results of a user being deleted
+    # must not fail on it; Django's own cascade still deletes the user's rows with the user.
+    owner = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        # The unique (owner, quarter) index serves every lookup by owner.
+        db_index=False,
+        related_name="+",
+    )
+    # Quarter-hours since 1970-01-01 00:00 UTC, floored.
+    quarter = models.BigIntegerField()
+    accepted = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    runs_succeeded = models.IntegerField(default=0)
+    runs_failed = models.IntegerField(default=0)
+
+    # No verbose names: the table is shown nowhere (not in the admin either).
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "quarter"], name="sending_tally_once"),
+        ]
+        indexes = [
+            # The dashboard's sums: ranges of this index, read alone.
+            models.Index(
+                fields=["owner", "quarter", "accepted", "failed", "runs_succeeded", "runs_failed"],
+                name="sending_tally_sums",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}@{self.quarter}"
+
+    @staticmethod
+    def quarter_of(moment: datetime) -> int:
+        """The bucket of `moment`: quarter-hours since 1970-01-01 UTC, floored."""
+        return (moment - _EPOCH) // _QUARTER
+
+    @staticmethod
+    def starts_quarter(moment: datetime) -> bool:
+        """Whether `moment` is the start of a bucket (every local midnight in use today is)."""
+        return (moment - _EPOCH) % _QUARTER == timedelta(0)
 
 
 class RunBatch(models.Model):

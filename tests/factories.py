@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 
 from core.models import (
@@ -24,6 +25,7 @@ from core.models import (
     User,
     client_search_text,
 )
+from core.services.sending.tally import letters_tally_add, run_ended_tally_add
 
 PASSWORD = "correct horse battery staple"
 SUBJECT = "Весенняя распродажа"
@@ -44,6 +46,7 @@ def make_user(
 
 
 def make_superuser(*, email: str = "root@example.com", password: str = PASSWORD) -> User:
+    """Someone who may use Django's admin."""
     return User.objects.create_superuser(email=email, password=password)
 
 
@@ -205,7 +208,8 @@ def record_run(
     status: str | None = None,
     server_response: str = "",
 ) -> Attempt:
-    """One run written straight to the ledger, as the sending engine would leave it.
+    """One run written straight to the ledger (and the dashboard's tally), as the sending
+    engine would leave it.
 
     `outcomes` maps each recipient's email to (delivery status, server reply); the run's status
     follows from them unless given.
@@ -248,4 +252,14 @@ def record_run(
         )
         for email, (outcome, reply) in outcomes.items()
     )
+    # As the engine adds the outcomes it writes, and the runs it ends, to the dashboard's tally.
+    with connection.cursor() as cursor:
+        letters_tally_add(
+            cursor,
+            owner_id=mailing.owner_id,
+            moment=at,
+            accepted=counts[ACCEPTED],
+            failed=counts[FAILED],
+        )
+    run_ended_tally_add(attempt=attempt, status=status)
     return attempt

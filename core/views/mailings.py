@@ -15,6 +15,7 @@ from core.filters import MailingFilter
 from core.forms import MailingForm
 from core.models import Attempt, Mailing
 from core.services.scheduling import mailing_schedule
+from core.services.sending.tally import mailings_delete
 from core.tables import MailingRecipientTable, MailingTable, mailing_hold_badges
 from core.views.details import detail_response
 from core.views.lists import TableConfig, list_response
@@ -168,7 +169,7 @@ def mailing_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask, then delete a mailing together with its attempts and their ledger."""
     mailing = get_object_or_404(selectors.mailing_list(user=request.user), pk=pk)
     if request.method == "POST":
-        mailing.delete()
+        mailings_delete(ids=[mailing.pk])
         text = _("Mailing “%(mailing)s” deleted.") % {"mailing": mailing.name}
         return modal_deleted(request, noun="mailing", pk=pk, text=text)
     template = partial_for(request, "core/mailing/confirm_delete.html", "mailing-confirm-delete")

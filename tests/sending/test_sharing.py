@@ -8,10 +8,10 @@ import signal
 from collections import Counter
 
 import pytest
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django_tasks_db.models import DBTaskResult
 
-from core.models import Attempt, RunBatch
+from core.models import Attempt, RunBatch, SendingTally
 from core.services.sending import mailing_send_enqueue, mailing_send_start
 from core.services.sending.batches import BATCH
 from core.services.sending.rate import rate_block
@@ -76,6 +76,9 @@ def test_processes_share_one_run_and_send_every_recipient_exactly_once(user, pro
     )
     assert (attempt.quota_reserved, attempt.lease_expires_at) == (0, None)
     assert not RunBatch.objects.exists()  # the ended run's batches are gone
+    # The processes added to the same quarter-hours of the owner at once: nothing lost.
+    tally = SendingTally.objects.filter(owner=user).aggregate(a=Sum("accepted"), f=Sum("failed"))
+    assert (tally["a"], tally["f"]) == (RECIPIENTS, 0)
 
 
 def test_a_killed_holders_batch_is_taken_over_and_the_joiner_ends_the_run(user):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from core.models import Attempt, Delivery, Mailing, RunBatch
 from core.outcomes import said, said_together
+from core.services.sending.tally import run_ended_tally_add
 
 # A run that must not go on, whoever asked.
 HELD_BACK = (
@@ -173,6 +174,7 @@ def attempt_close_stopped(
         quota_reserved=0,
     )
     if updated:
+        run_ended_tally_add(attempt=attempt, status=status)
         lines.update(reply=reason)
         # Its batches go with it: a sender still working one stops at its next write.
         RunBatch.objects.filter(attempt=attempt).delete()

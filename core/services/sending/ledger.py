@@ -14,6 +14,7 @@ from core.services.sending.batches import batches_forget
 from core.services.sending.claims import attempt_recount
 from core.services.sending.controls import attempt_close_stopped, mailing_finish_if_done
 from core.services.sending.quota import daily_quota_of, day_bounds
+from core.services.sending.tally import run_ended_tally_add
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,9 @@ def attempt_finish(
             if resumes:
                 batches_forget(attempt_id=attempt.pk)
             return _reported(attempt)
+        ended = Attempt.Status.SUCCESS if success else Attempt.Status.FAILURE
         updated = held.update(
-            status=Attempt.Status.SUCCESS if success else Attempt.Status.FAILURE,
+            status=ended,
             server_response=response,
             finished_at=timezone.now(),
             lease_expires_at=None,
@@ -137,6 +139,7 @@ def attempt_finish(
             skipped_count=skipped,
         )
         if updated:
+            run_ended_tally_add(attempt=attempt, status=ended)
             batches_forget(attempt_id=attempt.pk)
             mailing_finish_if_done(mailing_id=attempt.mailing_id)
     return _reported(attempt)
@@ -183,6 +186,7 @@ def _wait_for_quota(*, attempt: Attempt, held, counts: tuple[int, int, int, int]
             reply=reason
         )
         if not waits:
+            run_ended_tally_add(attempt=attempt, status=Attempt.Status.FAILURE)
             mailing_finish_if_done(mailing_id=attempt.mailing_id)
     return _reported(attempt)
 

@@ -37,9 +37,11 @@ from core.services.sending.smtp import (
     unintelligible,
     warn_if_unverified,
 )
+from core.services.sending.tally import letters_tally_add
 
 logger = logging.getLogger(__name__)
 
+PENDING = Delivery.Status.PENDING
 # Ledger lines fetched per query while streaming a run's recipients.
 _FETCH_BATCH = 1000
 # Longest server reply kept in the ledger.
@@ -421,13 +423,27 @@ class RunSender:
         progress_due = time.monotonic() - self.lease_renewed_at >= self.progress_interval
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                if tried:
-                    cursor.executemany(
-                        f"UPDATE {Delivery._meta.db_table} "  # noqa: S608 - model table name
-                        "SET status = %s, reply = %s, sent_at = %s, tries = tries + 1 "
-                        f"WHERE id = %s AND status = '{Delivery.Status.PENDING}'",
-                        tried,
-                    )
+                # One statement per outcome, so its row count is what the tally adds: only the
+                # lines this update turned from pending (not those another sender wrote first,
+                # nor those deleted meanwhile with their mailing).
+                changed = {}
+                for status in (Delivery.Status.ACCEPTED, Delivery.Status.FAILED, PENDING):
+                    rows = [row for row in tried if row[0] == status]
+                    if rows:
+                        cursor.executemany(
+                            f"UPDATE {Delivery._meta.db_table} "  # noqa: S608 - model table name
+                            "SET status = %s, reply = %s, sent_at = %s, tries = tries + 1 "
+                            f"WHERE id = %s AND status = '{PENDING}'",
+                            rows,
+                        )
+                        changed[status] = cursor.rowcount
+                letters_tally_add(
+                    cursor,
+                    owner_id=self.owner_id,
+                    moment=now,
+                    accepted=changed.get(Delivery.Status.ACCEPTED, 0),
+                    failed=changed.get(Delivery.Status.FAILED, 0),
+                )
                 if bounced:
                     # The client is marked only while it still has the address refused.
                     cursor.executemany(
