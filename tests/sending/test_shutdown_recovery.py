@@ -4,6 +4,7 @@ next slot or end."""
 
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -41,6 +42,15 @@ RECIPIENTS = 40
 EMAIL_TIMEOUT = 5  # what sender_environment gives the child
 
 
+def held_after_six(release: threading.Event) -> SmtpSink:
+    """A server that takes six letters, then holds the next ones until `release`: the signal
+    comes mid-run however slowly the test sees the progress, with the letters in flight that
+    the sender finishes once released (each takes 50 ms, so the signal is seen long before
+    the run's end). The sender writes its progress when it ends, so the test watches the
+    server, not the run's counts."""
+    return SmtpSink(delay=0.05, hold=release, hold_after=6)
+
+
 def assert_released_mid_run(attempt: Attempt) -> None:
     """Left open, with no holder and a lease that is already over: the next sender's now."""
     attempt.refresh_from_db()
@@ -67,15 +77,14 @@ def finish_and_count(sink: SmtpSink, attempt: Attempt, started: float) -> Counte
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
 def test_a_signalled_sender_finishes_its_letters_releases_the_run_and_exits_0(user, signal_number):
     mailing = make_mailing(owner=user, clients=make_clients(owner=user, count=RECIPIENTS))
-    with SmtpSink(delay=0.05) as sink:
+    release = threading.Event()
+    with held_after_six(release) as sink:
         started = time.monotonic()
         sender = start_sender(env=sender_environment(sink, SENDING_LEASE_SECONDS="60"))
-        wait_for(
-            lambda: Attempt.objects.filter(mailing=mailing, accepted_count__gte=6).exists(),
-            timeout=30,
-        )
+        wait_for(lambda: len(sink.messages) == 6, timeout=30)
         signalled = time.monotonic()
         os.kill(sender.pid, signal_number)
+        release.set()
         output, _ = sender.communicate(timeout=EMAIL_TIMEOUT + 10)
         assert time.monotonic() - signalled < EMAIL_TIMEOUT + 3
         assert sender.returncode == 0, output
@@ -101,15 +110,14 @@ def test_a_signalled_task_worker_releases_the_run_it_sends_and_exits_0(user):
     )
     attempt = sending.mailing_send_start(mailing=mailing)
     mailing_send_enqueue(attempt_id=attempt.pk)
-    with SmtpSink(delay=0.05) as sink:
+    release = threading.Event()
+    with held_after_six(release) as sink:
         started = time.monotonic()
         worker = start_worker(env=sender_environment(sink, SENDING_LEASE_SECONDS="60"))
-        wait_for(
-            lambda: Attempt.objects.filter(pk=attempt.pk, accepted_count__gte=6).exists(),
-            timeout=30,
-        )
+        wait_for(lambda: len(sink.messages) == 6, timeout=30)
         signalled = time.monotonic()
         worker.send_signal(signal.SIGTERM)
+        release.set()
         output, _ = worker.communicate(timeout=EMAIL_TIMEOUT + 10)
         assert time.monotonic() - signalled < EMAIL_TIMEOUT + 3
         assert worker.returncode == 0, output
