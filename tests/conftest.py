@@ -11,6 +11,7 @@ from django.test import Client as HttpClient
 
 from core.models import User
 from tests.factories import make_user
+from tests.sending.processes import children_stop
 
 if TYPE_CHECKING:  # Playwright is imported where a browser starts
     from playwright.sync_api import BrowserContext, Page
@@ -19,6 +20,18 @@ if TYPE_CHECKING:  # Playwright is imported where a browser starts
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Once a test ends, kill the sender and worker processes it left running: one that
+    failed before waiting for them would otherwise leave them sending from the next tests'
+    database, one failure turning into many. Before the database's teardown, whose flush
+    would wait on their locks."""
+    try:
+        return (yield)
+    finally:
+        children_stop()
 
 
 @pytest.fixture(autouse=True)

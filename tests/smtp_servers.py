@@ -112,10 +112,11 @@ class _SinkHandler:
         if not self._sink.eight_bit_mime and not envelope.original_content.isascii():
             return "554 5.6.1 8-bit content, but 8BITMIME was not offered"
         # asyncio.sleep, not time.sleep: other connections share this event loop.
-        with self._sink._in_progress():
+        with self._sink._in_progress() as number:
             if self._sink.delay:
                 await asyncio.sleep(self._sink.delay)
-            while self._sink.hold is not None and not self._sink.hold.is_set():
+            held = self._sink.hold is not None and number > self._sink.hold_after
+            while held and not self._sink.hold.is_set():
                 await asyncio.sleep(0.01)
         self._sink._record(
             ReceivedMessage(
@@ -134,10 +135,12 @@ class SmtpSink(_BackgroundServer):
     """A well-behaved SMTP server (aiosmtpd) that records every message it receives.
 
     ``delay`` seconds pass before each message is accepted; with ``hold``, the accept waits
-    until that event is set too. ``tls_context`` (a server context) offers STARTTLS and refuses
-    mail before it, or with ``implicit_tls`` encrypts from the first byte. Without
-    ``eight_bit_mime`` the server does not offer 8BITMIME and refuses 8-bit content. With
-    ``pipelining`` it offers PIPELINING (RFC 2920), as most mail servers do.
+    until that event is set too, except for the first ``hold_after`` messages (so that a test
+    can stop a sender mid-run at a known letter, whatever the machine's speed).
+    ``tls_context`` (a server context) offers STARTTLS and refuses mail before it, or with
+    ``implicit_tls`` encrypts from the first byte. Without ``eight_bit_mime`` the server does
+    not offer 8BITMIME and refuses 8-bit content. With ``pipelining`` it offers PIPELINING
+    (RFC 2920), as most mail servers do.
     """
 
     def __init__(
@@ -145,6 +148,7 @@ class SmtpSink(_BackgroundServer):
         *,
         delay: float = 0.0,
         hold: threading.Event | None = None,
+        hold_after: int = 0,
         username: str | None = None,
         password: str | None = None,
         tls_context: ssl.SSLContext | None = None,
@@ -159,6 +163,7 @@ class SmtpSink(_BackgroundServer):
             raise ValueError("Implicit TLS needs a tls_context.")
         self.delay = delay
         self.hold = hold
+        self.hold_after = hold_after
         self.eight_bit_mime = eight_bit_mime
         self.pipelining = pipelining
         self._tls_context = tls_context
@@ -170,6 +175,7 @@ class SmtpSink(_BackgroundServer):
         self._lock = threading.Lock()
         self._accepting = 0
         self._peak_accepting = 0
+        self._data_count = 0
         self._controller: _LoopbackController | None = None
 
     @property
@@ -233,12 +239,15 @@ class SmtpSink(_BackgroundServer):
             self._messages.append(message)
 
     @contextlib.contextmanager
-    def _in_progress(self) -> Iterator[None]:
+    def _in_progress(self) -> Iterator[int]:
+        """Count a message being accepted; yield its number (from 1) in the sink's life."""
         with self._lock:
             self._accepting += 1
             self._peak_accepting = max(self._peak_accepting, self._accepting)
+            self._data_count += 1
+            number = self._data_count
         try:
-            yield
+            yield number
         finally:
             with self._lock:
                 self._accepting -= 1

@@ -2,11 +2,11 @@
 django-tasks-db): in this process as a worker would, or in a real worker process."""
 
 import subprocess
-import sys
 
-from django.conf import settings
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
+
+from tests.sending.processes import start_child
 
 
 def tasks_run() -> int:
@@ -37,20 +37,6 @@ def start_worker(
 ) -> subprocess.Popen:
     """A real `manage.py db_worker` process (with `--batch` it exits once the queue is empty);
     `command="run_worker"` for the one that also beats the heartbeat."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            str(settings.BASE_DIR / "manage.py"),
-            command,
-            "--no-startup-delay",
-            "--no-reload",
-            "--interval",
-            "0.1",
-            *arguments,
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    return start_child(
+        [command, "--no-startup-delay", "--no-reload", "--interval", "0.1", *arguments], env=env
     )

@@ -6,7 +6,6 @@ import os
 import re
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 from email.message import EmailMessage
@@ -19,6 +18,7 @@ from django.urls import reverse
 
 from core.models import User
 from tests.factories import BODY, SUBJECT
+from tests.ports import reserved_port
 
 START_TIMEOUT = 30
 
@@ -45,31 +45,24 @@ def test_ensure_demo_user_creates_the_account_once_and_shows_its_password_once(c
     assert response.status_code == 302, "the demo account signs in"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_smtp_sink_keeps_each_message_as_an_eml_file(tmp_path):
-    port = free_port()
-    sink = subprocess.Popen(
-        [
-            *(sys.executable, str(settings.BASE_DIR / "manage.py"), "smtp_sink"),
-            *("--port", str(port), "--directory", str(tmp_path)),
-        ],
-        env=os.environ
-        | {"DJANGO_SETTINGS_MODULE": "mailing_service.settings_test"}
-        | {"PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        # It says where it listens once it does.
-        assert sink.stdout.readline() == (
-            f"SMTP sink on 127.0.0.1:{port}, keeping messages in {tmp_path}\n"
+    with reserved_port() as port:
+        sink = subprocess.Popen(
+            [
+                *(sys.executable, str(settings.BASE_DIR / "manage.py"), "smtp_sink"),
+                *("--port", str(port), "--directory", str(tmp_path)),
+            ],
+            env=os.environ
+            | {"DJANGO_SETTINGS_MODULE": "mailing_service.settings_test"}
+            | {"PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
+        # It says where it listens once it does.
+        said = sink.stdout.readline()
+    try:
+        assert said == f"SMTP sink on 127.0.0.1:{port}, keeping messages in {tmp_path}\n"
         letter = EmailMessage()
         letter["Subject"] = SUBJECT
         letter.set_content(BODY)

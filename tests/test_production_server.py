@@ -8,7 +8,6 @@ process: it migrates, collects the static files and starts the server on a free 
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -21,13 +20,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.ports import reserved_port
+
 BASE_DIR = Path(settings.BASE_DIR)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -49,38 +44,38 @@ def fetch(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("production")
-    port = free_port()
-    environment = {
-        key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"
-    } | {
-        "PYTHON": sys.executable,
-        "DEBUG": "false",
-        "SECRET_KEY": "production-server-test-" + "k" * 40,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "DATABASE_URL": f"sqlite:///{directory / 'db.sqlite3'}",
-        "STATIC_ROOT": str(directory / "static"),
-        "WEB_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
-        "WEB_THREADS": "2",
-        "HEALTH_WORKER_MAX_AGE": "0",
-    }
-    process = subprocess.Popen(
-        [str(BASE_DIR / "bin" / "entrypoint"), "web"],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    output = []
-    # gunicorn says where it listens once its socket is bound; requests queue there until the
-    # worker has loaded the app.
-    for line in process.stderr:
-        output.append(line)
-        if "Listening at:" in line:
-            break
-    else:
-        pytest.fail("the server did not start:\n" + "".join(output))
+    with reserved_port() as port:
+        environment = {
+            key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"
+        } | {
+            "PYTHON": sys.executable,
+            "DEBUG": "false",
+            "SECRET_KEY": "production-server-test-" + "k" * 40,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SITE_URL": f"http://127.0.0.1:{port}",
+            "DATABASE_URL": f"sqlite:///{directory / 'db.sqlite3'}",
+            "STATIC_ROOT": str(directory / "static"),
+            "WEB_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": "1",
+            "WEB_THREADS": "2",
+            "HEALTH_WORKER_MAX_AGE": "0",
+        }
+        process = subprocess.Popen(
+            [str(BASE_DIR / "bin" / "entrypoint"), "web"],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        output = []
+        # gunicorn says where it listens once its socket is bound; requests queue there until the
+        # worker has loaded the app.
+        for line in process.stderr:
+            output.append(line)
+            if "Listening at:" in line:
+                break
+        else:
+            pytest.fail("the server did not start:\n" + "".join(output))
     threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
     try:
         yield Server(f"http://127.0.0.1:{port}", environment, directory / "static")

@@ -28,15 +28,37 @@ def sender_environment(server, **variables: str) -> dict[str, str]:
     )
 
 
-def start_sender(*arguments: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(settings.BASE_DIR / "manage.py"), "send_mailings", *arguments],
+# The processes the running test started. One that fails before it waits for them must not
+# leave them behind, sending from the next tests' database (see `children_stop`).
+_children: list[subprocess.Popen] = []
+
+
+def start_child(arguments: list[str], *, env: dict[str, str]) -> subprocess.Popen:
+    """Start `manage.py` with `arguments` (output and errors in `stdout`), to be stopped with
+    the test."""
+    process = subprocess.Popen(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), *arguments],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    _children.append(process)
+    return process
+
+
+def children_stop() -> None:
+    """Kill what the test started and left running (only a failed test does)."""
+    while _children:
+        process = _children.pop()
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+def start_sender(*arguments: str, env: dict[str, str]) -> subprocess.Popen:
+    return start_child(["send_mailings", *arguments], env=env)
 
 
 def child_database_environment() -> dict[str, str]:

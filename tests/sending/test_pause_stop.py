@@ -102,7 +102,6 @@ def test_stop_takes_effect_within_one_batch_and_the_run_is_not_resumed(user, slo
     run = RunInBackground(mailing, slow_sink)
     run.wait_for(3)
 
-    asked_at = time.monotonic()
     sending.attempts_request_stop(
         attempts=Attempt.objects.filter(mailing=mailing), now=timezone.now()
     )
@@ -110,8 +109,8 @@ def test_stop_takes_effect_within_one_batch_and_the_run_is_not_resumed(user, slo
     attempt = run.join()
 
     # Seen at the next check, within one letter's time here: only the letters in flight and
-    # at most one more per connection (two connections) went out after the request.
-    assert time.monotonic() - asked_at < 1.5
+    # at most one more per connection (two connections) went out after the request. (Counted
+    # in letters, not seconds: a loaded machine stretches the seconds, not the letters.)
     assert len(slow_sink.messages) - sent_before <= 2 * 2
     assert_stopped(attempt, slow_sink, reason="Stopped on request.")
     sent = len(slow_sink.messages)
