@@ -86,10 +86,10 @@ def test_a_running_task_worker_records_its_heartbeat_while_idle(anonymous):
 
     worker = start_worker(env=os.environ | child_database_environment(), command="run_worker")
     try:
-        wait_for(lambda: anonymous.get("/healthz").status_code == 200, timeout=30)
+        wait_for(lambda: anonymous.get("/healthz").status_code == 200, timeout=180)
     finally:
         worker.terminate()
-        output, _ = worker.communicate(timeout=30)
+        output, _ = worker.communicate(timeout=180)
     assert worker.returncode == 0, output
 
 

@@ -54,7 +54,7 @@ def children_stop() -> None:
         process = _children.pop()
         if process.poll() is None:
             process.kill()
-        process.communicate(timeout=30)
+        process.communicate(timeout=180)
 
 
 def start_sender(*arguments: str, env: dict[str, str]) -> subprocess.Popen:

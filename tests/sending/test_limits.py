@@ -146,7 +146,7 @@ def test_eight_concurrent_send_now_requests_open_one_run_and_each_recipient_gets
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=180)
 
     assert sorted(toast(answer)["level"] for answer in answers) == ["info"] + ["warning"] * 7
     assert Attempt.objects.filter(mailing=mailing).count() == 1
@@ -165,7 +165,7 @@ def test_a_second_detached_sender_of_one_run_exits_quietly(user, settings):
         env = sender_environment(server)
         first = start_sender("--attempt", str(attempt.pk), env=env)
         second = start_sender("--attempt", str(attempt.pk), env=env)
-        outputs = [process.communicate(timeout=60)[0] for process in (first, second)]
+        outputs = [process.communicate(timeout=180)[0] for process in (first, second)]
 
     assert [first.returncode, second.returncode] == [0, 0]
     assert sum("has a sender already or is over" in output for output in outputs) == 1, outputs
@@ -288,7 +288,7 @@ def test_concurrent_runs_of_one_user_share_the_quota_and_never_pass_it(user, set
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=60)
+            thread.join(timeout=180)
 
     # Three runs of 6 at once, 2 connections each: exactly the quota went out, no more.
     assert len(server.messages) == 7

@@ -39,7 +39,7 @@ def test_concurrent_senders_send_every_recipient_exactly_once(user, processes):
     with SmtpSink(delay=0.03) as sink:
         env = sender_environment(sink, SENDING_LEASE_SECONDS="30")
         senders = [start_sender(env=env) for _ in range(processes)]
-        outputs = [sender.communicate(timeout=60)[0] for sender in senders]
+        outputs = [sender.communicate(timeout=180)[0] for sender in senders]
 
         assert [sender.returncode for sender in senders] == [0] * processes, outputs
         counts = received(sink)
@@ -101,10 +101,10 @@ def test_a_mailing_due_when_saved_goes_out_from_a_worker_without_the_request_wai
 
         # The save returned with the letters left to a task; a real worker process runs it.
         worker = start_worker("--batch", env=sender_environment(sink))
-        wait_for(lambda: Attempt.objects.filter(mailing=mailing).exists(), timeout=30)
+        wait_for(lambda: Attempt.objects.filter(mailing=mailing).exists(), timeout=180)
         assert sink.messages == []  # the server still holds back every message
         release.set()
-        output, _ = worker.communicate(timeout=30)
+        output, _ = worker.communicate(timeout=180)
         assert worker.returncode == 0, output
         assert len(sink.messages) == 2
     attempt = Attempt.objects.get(mailing=mailing)
@@ -127,13 +127,13 @@ def test_send_now_returns_at_once_and_a_worker_sends(user, user_client):
             # The answer came while the server holds back every message.
             assert response.status_code == 204 and sink.messages == []
             release.set()
-            wait_for(lambda: len(sink.messages) == 2, timeout=30)
+            wait_for(lambda: len(sink.messages) == 2, timeout=180)
             task = DBTaskResult.objects.get()
-            wait_for(lambda: task.refresh_from_db() or task.status == "SUCCESSFUL", timeout=30)
+            wait_for(lambda: task.refresh_from_db() or task.status == "SUCCESSFUL", timeout=180)
         finally:
             for worker in workers:
                 worker.terminate()
-                worker.wait(timeout=30)
+                worker.wait(timeout=180)
     attempt = Attempt.objects.get(mailing=mailing)
     assert (attempt.status, attempt.slot_at, attempt.accepted_count) == ("success", None, 2)
     # Two workers were waiting; the one task went to one of them, once.

@@ -53,9 +53,9 @@ def test_processes_share_one_run_and_send_every_recipient_exactly_once(user, pro
         env = sharing_environment(sink, SENDING_LEASE_SECONDS="30")
         holder = start_sender(env=env)
         # The first sender opened the run and cut its ledger into batches; the others join it.
-        wait_for(lambda: batches_held(Q(attempt__mailing=mailing)) == 1, timeout=60)
+        wait_for(lambda: batches_held(Q(attempt__mailing=mailing)) == 1, timeout=180)
         joiners = [start_sender(env=env) for _ in range(processes - 1)]
-        outputs = [sender.communicate(timeout=120)[0] for sender in [holder, *joiners]]
+        outputs = [sender.communicate(timeout=180)[0] for sender in [holder, *joiners]]
 
         assert [sender.returncode for sender in [holder, *joiners]] == [0] * processes, outputs
         counts = received(sink)
@@ -88,14 +88,14 @@ def test_a_killed_holders_batch_is_taken_over_and_the_joiner_ends_the_run(user):
     with SmtpSink(delay=0.01) as sink:
         env = sharing_environment(sink, SENDING_LEASE_SECONDS="1")
         holder = start_sender(env=env)
-        wait_for(lambda: batches_held(in_run) == 1, timeout=60)
+        wait_for(lambda: batches_held(in_run) == 1, timeout=180)
         joiner = start_sender(env=env)
         # Both are sending, each its own batch: the holder dies mid-batch.
-        wait_for(lambda: batches_held(in_run) == 2, timeout=60)
-        wait_for(lambda: len(sink.messages) >= 100, timeout=60)
+        wait_for(lambda: batches_held(in_run) == 2, timeout=180)
+        wait_for(lambda: len(sink.messages) >= 100, timeout=180)
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
-        output, _ = joiner.communicate(timeout=120)
+        output, _ = joiner.communicate(timeout=180)
 
         assert joiner.returncode == 0, output
         counts = received(sink)
@@ -117,7 +117,7 @@ def test_the_rate_limit_holds_across_two_processes(user):
     with SmtpSink() as sink:
         env = sender_environment(sink, EMAIL_RATE_LIMIT=str(per_minute))
         senders = [start_sender(env=env) for _ in range(2)]
-        outputs = [sender.communicate(timeout=60)[0] for sender in senders]
+        outputs = [sender.communicate(timeout=180)[0] for sender in senders]
 
         assert [sender.returncode for sender in senders] == [0, 0], outputs
         times = sorted(message.received_at for message in sink.messages)
@@ -143,7 +143,7 @@ def test_send_now_gives_each_worker_a_task_and_the_run_goes_out_once(user, setti
     with SmtpSink(delay=0.01) as sink:
         env = sharing_environment(sink, SENDING_LEASE_SECONDS="30")
         workers = [start_worker("--batch", env=env) for _ in range(2)]
-        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+        outputs = [worker.communicate(timeout=180)[0] for worker in workers]
 
         assert [worker.returncode for worker in workers] == [0, 0], outputs
         counts = received(sink)

@@ -64,7 +64,7 @@ def assert_released_mid_run(attempt: Attempt) -> None:
 def finish_and_count(sink: SmtpSink, attempt: Attempt, started: float) -> Counter:
     """A new sender, with the default one-minute lease, takes the run over at once."""
     sender = start_sender(env=sender_environment(sink, SENDING_LEASE_SECONDS="60"))
-    output, _ = sender.communicate(timeout=60)
+    output, _ = sender.communicate(timeout=180)
     assert sender.returncode == 0, output
     attempt.refresh_from_db()
     assert (attempt.status, attempt.accepted_count) == ("success", RECIPIENTS), output
@@ -81,7 +81,7 @@ def test_a_signalled_sender_finishes_its_letters_releases_the_run_and_exits_0(us
     with held_after_six(release) as sink:
         started = time.monotonic()
         sender = start_sender(env=sender_environment(sink, SENDING_LEASE_SECONDS="60"))
-        wait_for(lambda: len(sink.messages) == 6, timeout=30)
+        wait_for(lambda: len(sink.messages) == 6, timeout=180)
         signalled = time.monotonic()
         os.kill(sender.pid, signal_number)
         release.set()
@@ -114,7 +114,7 @@ def test_a_signalled_task_worker_releases_the_run_it_sends_and_exits_0(user):
     with held_after_six(release) as sink:
         started = time.monotonic()
         worker = start_worker(env=sender_environment(sink, SENDING_LEASE_SECONDS="60"))
-        wait_for(lambda: len(sink.messages) == 6, timeout=30)
+        wait_for(lambda: len(sink.messages) == 6, timeout=180)
         signalled = time.monotonic()
         worker.send_signal(signal.SIGTERM)
         release.set()
@@ -230,7 +230,7 @@ def test_a_mailing_deleted_or_paused_mid_run_ends_it_and_the_others_still_go_out
             first.delete()
         else:
             mailing_pause(mailing=first, now=timezone.now())
-        output, _ = sender.communicate(timeout=60)
+        output, _ = sender.communicate(timeout=180)
 
         assert sender.returncode == 0, output
         assert "Traceback" not in output
@@ -372,7 +372,7 @@ def test_a_run_still_going_when_the_next_slot_comes_stops_and_that_slot_sends_on
         Mailing.objects.filter(pk=mailing.pk).update(
             start_at=next_slot - timedelta(days=1), next_run_at=next_slot
         )
-        output, _ = sender.communicate(timeout=60)
+        output, _ = sender.communicate(timeout=180)
         assert sender.returncode == 0, output
         first = Attempt.objects.get(mailing=mailing)
         assert first.status == "stopped" and first.pending_count > 0
