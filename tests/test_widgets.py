@@ -80,3 +80,14 @@ def test_a_date_box_is_written_as_djangos(language, value, attrs):
         django = forms.DateInput(**options).render("date_from", value, attrs=dict(attrs))
 
     assert python == django
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("value", [None, "failure", "<b>"])
+def test_a_select_of_lazily_translated_labels_is_written_as_djangos(language, value):
+    choices = [("", gettext_lazy("Any status")), ("failure", gettext_lazy("Failed")), ("<b>", "&")]
+    with translation.override(language):
+        python = PythonSelect(choices=choices).render("status", value, attrs={"id": "s"})
+        django = forms.Select(choices=choices).render("status", value, attrs={"id": "s"})
+
+    assert python == django
