@@ -12,7 +12,7 @@ from django_filters.fields import DateRangeField
 
 from core import selectors
 from core.models import Attempt, AuditEntry, Client, Mailing, Message, Periodicity, Tag, User
-from core.widgets import PythonSelect
+from core.widgets import PythonDateInput, PythonSelect, PythonTextInput
 
 
 class FilterForm(forms.Form):
@@ -73,7 +73,7 @@ class EmailOrNameSearch(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),
         method="filter_text",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Email or name")}),
+        widget=PythonTextInput(attrs={"type": "search", "placeholder": _("Email or name")}),
     )
 
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
@@ -105,7 +105,7 @@ class ClientFilter(EmailOrNameSearch):
     q = django_filters.CharFilter(
         label=_("Search"),
         method="filter_text",
-        widget=forms.TextInput(
+        widget=PythonTextInput(
             attrs={"type": "search", "placeholder": _("Email, name or comment")}
         ),
     )
@@ -149,7 +149,7 @@ class MessageFilter(django_filters.FilterSet):
         label=_("Subject"),
         field_name="subject",
         lookup_expr="icontains",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Subject contains")}),
+        widget=PythonTextInput(attrs={"type": "search", "placeholder": _("Subject contains")}),
     )
 
     class Meta:
@@ -232,12 +232,12 @@ class AttemptFilter(django_filters.FilterSet):
     date_from = DateFilter(
         label=pgettext_lazy("date range", "From"),
         method="filter_date_from",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=PythonDateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     date_to = DateFilter(
         label=pgettext_lazy("date range", "To"),
         method="filter_date_to",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=PythonDateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     class Meta:

@@ -17,6 +17,7 @@ from core.tables import (
     AttemptTable,
     AuditEntryTable,
     ClientTable,
+    KeysFirstPaginator,
     MailingOversightTable,
     MailingRecipientTable,
     MailingTable,
@@ -42,22 +43,69 @@ pytestmark = pytest.mark.django_db
 STOCK_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 
 
-def rendered(table_class, queryset, *, viewer: User | None, template_name=None) -> str:
-    """The table's HTML as `viewer` gets it, whitespace between and inside tags folded, as a
-    browser reads it."""
-    request = RequestFactory().get("/")
+def rendered(
+    table_class, queryset, *, viewer: User | None, template_name=None, query=None, paginate=None
+) -> str:
+    """The table's HTML as `viewer` gets it at `/?<query>`, whitespace between and inside tags
+    folded, as a browser reads it."""
+    request = RequestFactory().get("/", query or {})
     request.user = viewer or AnonymousUser()
     table = table_class(queryset, template_name=template_name)
-    TableConfig(request, paginate={"per_page": 25}).configure(table)  # as the list views do
+    # As the list views do.
+    TableConfig(request, paginate=paginate or {"per_page": 25}).configure(table)
     html = table.as_html(request)
     html = re.sub(r">\s+<", "><", html)
     return re.sub(r"\s+", " ", html)
 
 
-def assert_same_as_django_tables2(table_class, queryset, *, viewer: User | None = None) -> None:
-    fast = rendered(table_class, queryset, viewer=viewer)
+def assert_same_as_django_tables2(
+    table_class, queryset, *, viewer: User | None = None, **options
+) -> str:
+    fast = rendered(table_class, queryset, viewer=viewer, **options)
     assert "<tbody" in fast and "</tr>" in fast
-    assert fast == rendered(table_class, queryset, viewer=viewer, template_name=STOCK_TEMPLATE)
+    assert fast == rendered(
+        table_class, queryset, viewer=viewer, template_name=STOCK_TEMPLATE, **options
+    )
+    return fast
+
+
+# A query string a visitor could send: the sort and page links keep it, escaped.
+HOSTILE_QUERY = {"search": ['"><script>x</script>', "Москва & co"], "sort": "-email"}
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("page", ["1", "2", "8", "15"])
+def test_the_head_and_the_page_links_match_django_tables2s_rendering(user, language, page):
+    for number in range(30):
+        make_client(owner=user, email=f"c{number:02}@example.com", full_name=f"<i>{number}</i>")
+    clients = selectors.client_list(user=user).prefetch_related("tags")
+
+    with translation.override(language):
+        html = assert_same_as_django_tables2(
+            ClientTable, clients, query=HOSTILE_QUERY | {"page": page}, paginate={"per_page": 2}
+        )
+    assert 'aria-label="Table navigation"' in html and "%22%3E%3Cscript%3E" in html
+    assert "<script>" not in html
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("page", ["1", "12"])
+def test_the_runs_lazy_page_links_match_django_tables2s_rendering(user, language, page):
+    client = make_client(owner=user)
+    mailing = make_mailing(owner=user, clients=[client])
+    for hours in range(30):
+        at = timezone.now() - timedelta(hours=hours)
+        record_run(mailing, {client.email: (ACCEPTED, "250 <ok> & done")}, at=at)
+
+    with translation.override(language):
+        html = assert_same_as_django_tables2(
+            AttemptTable,
+            selectors.attempt_list(user=user),
+            query={"status": "<b>", "page": page},
+            paginate={"paginator_class": KeysFirstPaginator, "per_page": 2},
+        )
+    # Far from the first page, the links skip pages ("...") on both sides.
+    assert page == "1" or html.count('<a class="page-link" > ... </a>') == 2
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
