@@ -2,11 +2,13 @@
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.signals import request_finished, request_started
 from django.test import Client as HttpClient
 
 from core.models import User
@@ -91,6 +93,36 @@ def browser() -> Iterator:
         browser.close()
 
 
+class LiveRequests:
+    """The requests the live server's threads are answering. A tab closed at the end of a test
+    may leave one of them running (a poll, a refresh); the database's teardown (a TRUNCATE on
+    PostgreSQL) would then deadlock with it, so the tabs' teardown waits for them to end.
+    Requests of the test's own thread (Django's test client) are not counted."""
+
+    def __init__(self) -> None:
+        self.threads: set[int] = set()
+        self.changed = threading.Condition()
+        request_started.connect(self.started, dispatch_uid="live-requests-started")
+        request_finished.connect(self.finished, dispatch_uid="live-requests-finished")
+
+    def started(self, **kwargs) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            with self.changed:
+                self.threads.add(threading.get_ident())
+
+    def finished(self, **kwargs) -> None:
+        with self.changed:
+            self.threads.discard(threading.get_ident())
+            self.changed.notify_all()
+
+    def wait_idle(self, timeout: float = 30) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: not self.threads, timeout=timeout)
+
+
+LIVE_REQUESTS = LiveRequests()
+
+
 @pytest.fixture
 def open_tab(browser, live_server) -> Iterator[Callable[..., "Page"]]:
     """Opens browser tabs, each in a context of its own (own cookies), with short timeouts:
@@ -110,6 +142,7 @@ def open_tab(browser, live_server) -> Iterator[Callable[..., "Page"]]:
     yield open_one
     for context in contexts:
         context.close()
+    LIVE_REQUESTS.wait_idle()
 
 
 def sign_in(context: "BrowserContext", user: User, live_server) -> None:
