@@ -176,24 +176,37 @@ def test_editing_a_client_on_its_page_and_deleting_it_from_there(signed_in_page,
     expect(page.locator("#toasts")).to_contain_text("Client anna@example.com deleted.")
 
 
+# Ends the dialog's fade-in as the browser's transitionend would.
+END_THE_FADE = (
+    "document.querySelector('#modal .modal-dialog').dispatchEvent(new Event('transitionend'))"
+)
+
+
+def hold_the_dialogs_fade(page) -> None:
+    """Make the modal's fade-in last a minute, so that the test acts while the dialog still fades
+    in however loaded the machine, and ends it with END_THE_FADE. Bootstrap times the fade on
+    the dialog's transition. `window.__shown` becomes true once the dialog is shown."""
+    page.add_style_tag(content="#modal .modal-dialog { transition-duration: 60s !important; }")
+    page.evaluate(
+        """() => document.getElementById('modal')
+            .addEventListener('shown.bs.modal', () => { window.__shown = true; })"""
+    )
+
+
 def test_a_form_saved_while_the_dialog_still_fades_in_closes_it(signed_in_page, user):
     page = signed_in_page
     page.goto("/clients/")
     # A quick user (or a fast autofill) submits the moment the dialog is displayed, before
-    # its 300 ms fade-in ends; Bootstrap ignores a hide() asked for during the fade.
-    # Bootstrap times the fade on the dialog's transition: a fade of a minute makes sure the
-    # answer comes first however loaded the machine, and the test ends the fade itself once
-    # the answer is in, as the browser's transitionend would.
-    page.add_style_tag(content="#modal .modal-dialog { transition-duration: 60s !important; }")
+    # its 300 ms fade-in ends; Bootstrap ignores a hide() asked for during the fade. The test
+    # ends the fade itself once the answer is in.
+    hold_the_dialogs_fade(page)
     page.evaluate(
         """() => {
             const modal = document.getElementById('modal');
-            modal.addEventListener('shown.bs.modal', () => { window.__shown = true; });
             document.body.addEventListener('htmx:beforeSwap', (event) => {
                 if (event.detail.xhr.status !== 204) return;
                 window.__savedBeforeShown = !window.__shown;
-                const dialog = modal.querySelector('.modal-dialog');
-                setTimeout(() => dialog.dispatchEvent(new Event('transitionend')), 50);
+                setTimeout(() => { ${END}; }, 50);
             });
             const appeared = new MutationObserver(() => {
                 if (modal.style.display !== 'block') return;
@@ -203,7 +216,7 @@ def test_a_form_saved_while_the_dialog_still_fades_in_closes_it(signed_in_page, 
                 document.querySelector('#modal-content form').requestSubmit();
             });
             appeared.observe(modal, {attributes: true, attributeFilter: ['style']});
-        }"""
+        }""".replace("${END}", END_THE_FADE)
     )
 
     page.get_by_role("link", name="New client").click()
@@ -219,15 +232,9 @@ def test_a_dialog_closed_while_it_still_fades_in_closes_once_shown(signed_in_pag
     page = signed_in_page
     page.goto("/clients/")
     # Bootstrap ignores a hide() asked for during the fade-in; a quick Cancel (or a loaded
-    # machine's slow fade) must still close the dialog. A fade of a minute, ended by the test
-    # once the user has closed, makes sure the close comes first.
-    page.add_style_tag(content="#modal .modal-dialog { transition-duration: 60s !important; }")
-    page.evaluate(
-        """() => {
-            const modal = document.getElementById('modal');
-            modal.addEventListener('shown.bs.modal', () => { window.__shown = true; });
-        }"""
-    )
+    # machine's slow fade) must still close the dialog. The test ends the fade once the user
+    # has closed.
+    hold_the_dialogs_fade(page)
     modal = page.locator("#modal")
 
     page.get_by_role("link", name="New client").click()
@@ -238,10 +245,7 @@ def test_a_dialog_closed_while_it_still_fades_in_closes_once_shown(signed_in_pag
         # Forced: the control moves with the fade, so it is never "stable" for Playwright.
         modal.get_by_role("button" if how == "Close" else "link", name=how).click(force=True)
     assert page.evaluate("window.__shown") is None
-    page.evaluate(
-        "() => document.querySelector('#modal .modal-dialog')"
-        ".dispatchEvent(new Event('transitionend'))"
-    )
+    page.evaluate(f"() => {{ {END_THE_FADE}; }}")
 
     expect(modal).to_be_hidden()
     assert page.evaluate("window.__shown") is True
