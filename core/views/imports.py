@@ -134,24 +134,27 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def import_resume(request: HttpRequest, pk: int) -> HttpResponse:
     """Go on writing an interrupted import from where it stopped, in the background."""
-    imp = _own(request, pk)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    if imports.import_resume(imp=imp):
-        messages.success(request, _("The import goes on from where it stopped."))
-    else:
-        messages.info(request, _("The import is no longer interrupted: nothing was changed."))
-    return redirect("import-detail", pk=imp.pk)
+    return _act_on_interrupted(
+        request, pk, imports.import_resume, _("The import goes on from where it stopped.")
+    )
 
 
 @require_http_methods(["GET", "POST"])
 def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """End an interrupted import for good; the clients it wrote stay."""
+    return _act_on_interrupted(
+        request, pk, imports.import_cancel, _("The import is cancelled. The clients it wrote stay.")
+    )
+
+
+def _act_on_interrupted(request: HttpRequest, pk: int, act, done: str) -> HttpResponse:
+    """`act` on the user's import if it is still interrupted (another's is a 404, also on GET),
+    then back to its page with what happened."""
     imp = _own(request, pk)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    if imports.import_cancel(imp=imp):
-        messages.success(request, _("The import is cancelled. The clients it wrote stay."))
+    if act(imp=imp):
+        messages.success(request, done)
     else:
         messages.info(request, _("The import is no longer interrupted: nothing was changed."))
     return redirect("import-detail", pk=imp.pk)
